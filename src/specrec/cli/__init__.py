@@ -1,0 +1,45 @@
+"""The `specrec` command line: one typer sub-command per stage, each a thin wrapper."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from specrec.errors import SpecrecError
+
+app = typer.Typer(
+    name="specrec",
+    help="LLM-enhanced sequential recommendation: preprocess -> embed -> transform -> train -> "
+    "evaluate -> report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module registers its command on `app` when imported.
+from specrec.cli import preprocess, embed, transform, train, evaluate, report  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SpecrecError as exc:
+        if os.environ.get("SPECREC_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""`specrec embed`: thin CLI wrapper."""

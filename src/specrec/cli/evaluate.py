@@ -1,0 +1,1 @@
+"""`specrec evaluate`: thin CLI wrapper."""

@@ -1,0 +1,1 @@
+"""`specrec preprocess`: thin CLI wrapper."""

@@ -1,0 +1,1 @@
+"""`specrec train`: thin CLI wrapper."""

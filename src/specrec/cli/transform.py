@@ -1,0 +1,1 @@
+"""`specrec transform`: thin CLI wrapper."""

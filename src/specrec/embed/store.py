@@ -1,0 +1,92 @@
+"""The embeddings artifact on disk: `embeddings.h5` (`/embeddings [N+1, D]`, `/item_id`, attrs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from specrec.artifacts import Meta, read_meta
+from specrec.errors import SpecrecError
+
+EMBEDDINGS_FILE = "embeddings.h5"
+
+
+@dataclass
+class EmbeddingsFile:
+    """An opened, validated embeddings artifact; arrays are read lazily from the HDF5 file."""
+
+    path: Path
+    meta: Meta
+    n_items: int  # N (rows are N + 1 with row 0 padding)
+    dim: int
+    attrs: dict
+
+    @property
+    def h5_path(self) -> Path:
+        return self.path / EMBEDDINGS_FILE
+
+    @property
+    def items_fingerprint(self) -> str:
+        return str(self.meta.items_fingerprint)
+
+    def iter_rows(self, chunk_rows: int = 8192) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield `(start, block)` float64 blocks of rows 1..N (padding row skipped), checked finite."""
+        with h5py.File(self.h5_path, "r") as f:
+            data = f["embeddings"]
+            for start in range(1, self.n_items + 1, chunk_rows):
+                stop = min(start + chunk_rows, self.n_items + 1)
+                block = np.asarray(data[start:stop], dtype=np.float64)
+                _check_finite(block, self.path, start)
+                yield start, block
+
+    def load(self, dtype: type = np.float32) -> np.ndarray:
+        """All rows `[N+1, D]` (row 0 zeros), checked finite."""
+        with h5py.File(self.h5_path, "r") as f:
+            array = np.asarray(f["embeddings"][...], dtype=dtype)
+        _check_finite(array, self.path, 0)
+        return array
+
+
+def _check_finite(block: np.ndarray, path: Path, start: int) -> None:
+    if not np.isfinite(block).all():
+        bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+        raise SpecrecError(
+            f"embeddings '{path}' contain NaN or Inf (first at item index {bad}); "
+            "re-embed (e.g. --dtype float32) or fix the encoder"
+        )
+
+
+def open_embeddings(path: str | Path) -> EmbeddingsFile:
+    """Open and validate an embeddings artifact (meta, HDF5 layout, row count vs item ids)."""
+    path = Path(path)
+    meta = read_meta(path, kind="embeddings", required=(EMBEDDINGS_FILE,))
+    try:
+        with h5py.File(path / EMBEDDINGS_FILE, "r") as f:
+            if "embeddings" not in f or "item_id" not in f:
+                raise SpecrecError(
+                    f"'{path / EMBEDDINGS_FILE}' lacks /embeddings or /item_id; re-embed with --force"
+                )
+            rows, dim = f["embeddings"].shape
+            attrs = {k: _plain(v) for k, v in f.attrs.items()}
+            n_ids = f["item_id"].shape[0]
+    except OSError as exc:
+        raise SpecrecError(f"cannot read '{path / EMBEDDINGS_FILE}' ({exc}); re-embed with --force")
+    if n_ids != rows or rows < 2:
+        raise SpecrecError(f"'{path}': /embeddings has {rows} rows but /item_id has {n_ids}")
+    if attrs.get("items_fingerprint", meta.items_fingerprint) != meta.items_fingerprint:
+        raise SpecrecError(f"'{path}': HDF5 and meta.json disagree on the items fingerprint")
+    return EmbeddingsFile(path=path, meta=meta, n_items=rows - 1, dim=dim, attrs=attrs)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode()
+    if hasattr(value, "item") and np.ndim(value) == 0:
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value

@@ -1,0 +1,70 @@
+"""Shared transformer pieces (RecBole-style post-LN blocks) and the weight initialisation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class TransformerLayer(nn.Module):
+    """Post-LN block: A = LN(x + Drop(MHA(x))), out = LN(A + Drop(W2 act(W1 A)))."""
+
+    def __init__(
+        self,
+        dim: int,
+        n_heads: int,
+        inner_size: int,
+        hidden_dropout: float,
+        attn_dropout: float,
+        eps: float,
+        activation: str = "gelu",
+    ) -> None:
+        super().__init__()
+        if dim % n_heads:
+            raise ValueError(f"dim {dim} is not divisible by n_heads {n_heads}")
+        self.n_heads = n_heads
+        self.attn_dropout = attn_dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.ffn_in = nn.Linear(dim, inner_size)
+        self.ffn_out = nn.Linear(inner_size, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.dropout = nn.Dropout(hidden_dropout)
+        self.activation = {"gelu": F.gelu, "relu": F.relu}[activation]
+
+    def forward(self, x: Tensor, attn_mask: Tensor) -> Tensor:
+        """`x [B, L, D]`, `attn_mask [B, 1, L, L]` additive (0 = attend, large negative = not)."""
+        batch, length, dim = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, dim // self.n_heads).unbind(2)
+        attended = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            attn_mask=attn_mask,
+            dropout_p=self.attn_dropout if self.training else 0.0,
+        )
+        attended = attended.transpose(1, 2).reshape(batch, length, dim)
+        x = self.norm1(x + self.dropout(self.out(attended)))
+        return self.norm2(x + self.dropout(self.ffn_out(self.activation(self.ffn_in(x)))))
+
+
+def additive_mask(valid: Tensor, causal: bool, dtype: torch.dtype) -> Tensor:
+    """`[B, 1, L, L]` additive mask from key validity `[B, L]` (and causality): 0 or -10000."""
+    keys = valid[:, None, None, :]
+    if causal:
+        length = valid.size(1)
+        keys = keys & torch.ones(length, length, dtype=torch.bool, device=valid.device).tril()
+    return torch.zeros(keys.shape, dtype=dtype, device=valid.device).masked_fill(~keys, -10000.0)
+
+
+def init_normal(module: nn.Module, std: float) -> None:
+    """RecBole init: Linear/Embedding weights N(0, std^2), biases 0, LayerNorm (1, 0)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, 0.0, std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
