@@ -1,1 +1,63 @@
-"""`specrec train`: thin CLI wrapper."""
+"""`specrec train`: thin CLI wrapper around `specrec.train.train.train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from specrec.cli import app
+from specrec.cli.options import metrics_table, parse_key_values
+from specrec.console import out
+
+
+@app.command("train")
+def train_cli(
+    dataset: Path = typer.Option(..., help="Dataset artifact (from `specrec preprocess`)."),
+    out_dir: Path = typer.Option(..., "--out", help="Run artifact directory to write."),
+    table: Optional[Path] = typer.Option(None, help="Transform artifact; omit for ID-only."),
+    backbone: str = typer.Option("sasrec", help="sasrec | gru4rec | bert4rec | hstu."),
+    dim: int = typer.Option(64, help="Hidden / item embedding size."),
+    max_len: int = typer.Option(50, help="Maximum history length."),
+    loss: str = typer.Option("ce", help="ce | bce | infonce | gbce | sampled-softmax."),
+    samples: str = typer.Option("prefixes", help="prefixes (RecBole) | windows (loss at every position)."),
+    window_stride: Optional[int] = typer.Option(None, help="Windows: new targets per window (default max-len)."),
+    batch_size: int = typer.Option(256, help="Rows (prefixes or windows) per batch."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    weight_decay: float = typer.Option(0.0, help="Adam weight decay."),
+    epochs: int = typer.Option(200, help="Maximum epochs."),
+    patience: int = typer.Option(10, help="Early stopping: epochs without a better validation score."),
+    valid_metric: str = typer.Option("ndcg@10", help="Validation metric for early stopping."),
+    seed: int = typer.Option(0, help="Random seed (init, shuffling, dropout, negatives)."),
+    backbone_opt: Optional[list[str]] = typer.Option(None, help="Backbone option KEY=VALUE (repeatable)."),
+    loss_opt: Optional[list[str]] = typer.Option(None, help="Loss option KEY=VALUE (repeatable)."),
+    embedder_opt: Optional[list[str]] = typer.Option(None, help="Item-embedder option KEY=VALUE."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its last epoch."),
+    force: bool = typer.Option(False, help="Retrain even if the run is up to date."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]."),
+    bf16: bool = typer.Option(True, help="bf16 autocast on CUDA (ignored on CPU)."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
+) -> None:
+    """Train a backbone ID-only or from a transform table; early-stops on validation."""
+    from specrec.train.train import TrainConfig, train
+
+    config = TrainConfig(
+        backbone=backbone, backbone_options=parse_key_values(backbone_opt, "--backbone-opt"),
+        dim=dim, max_len=max_len, loss=loss, loss_options=parse_key_values(loss_opt, "--loss-opt"),
+        embedder_options=parse_key_values(embedder_opt, "--embedder-opt"), samples=samples,
+        window_stride=window_stride, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        epochs=epochs, patience=patience, valid_metric=valid_metric, seed=seed,
+    )
+    from specrec.console import log
+
+    def report(row: dict) -> None:
+        log(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  valid {valid_metric} "
+            f"{row['valid_' + valid_metric]:.4f}  {row['seconds']:.1f}s  "
+            f"{row['targets_per_second']:,.0f} targets/s")
+
+    meta = train(dataset=dataset, out=out_dir, table=table, config=config, resume=resume, force=force,
+                 device=device, bf16=bf16, threads=threads, on_epoch=report)
+    stats = meta.stats
+    out.print(metrics_table(f"best validation (epoch {stats.get('best_epoch')} of {stats.get('epochs')})",
+                            stats.get("best_valid", {})))

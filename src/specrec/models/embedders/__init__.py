@@ -1,0 +1,6 @@
+"""Item embedders (the fusion of a transform into the model): importing registers every entry."""
+
+from specrec.models.embedders import frozen_plus_id, id_table  # noqa: F401
+from specrec.models.embedders.base import EMBEDDERS, ItemEmbedder
+
+__all__ = ["EMBEDDERS", "ItemEmbedder"]
