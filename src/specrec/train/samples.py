@@ -92,7 +92,7 @@ class Samples:
         """Yield this rank's shuffled batches of an epoch; `cloze=(mask_ratio, last_only_prob)`."""
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(
             seed * 1_000_003 + epoch)).numpy()
-        order = order[rank::world_size]
+        order = order[: len(order) - len(order) % world_size][rank::world_size]  # equal per rank
         rng = np.random.default_rng([seed, epoch, rank])
         for begin in range(0, len(order), batch_size):
             rows = order[begin : begin + batch_size]
