@@ -23,7 +23,8 @@ def train_cli(
     loss: str = typer.Option("ce", help="ce | bce | infonce | gbce | sampled-softmax."),
     samples: str = typer.Option("prefixes", help="prefixes (RecBole) | windows (loss at every position)."),
     window_stride: Optional[int] = typer.Option(None, help="Windows: new targets per window (default max-len)."),
-    batch_size: int = typer.Option(256, help="Rows (prefixes or windows) per batch."),
+    batch_size: Optional[int] = typer.Option(
+        None, help="Rows per batch (default 256 prefixes, 32 windows)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
     weight_decay: float = typer.Option(0.0, help="Adam weight decay."),
     epochs: int = typer.Option(200, help="Maximum epochs."),

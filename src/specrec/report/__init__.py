@@ -1,1 +1,5 @@
-"""specrec.report."""
+"""specrec.report: many evaluations, runs and transforms -> Markdown/CSV tables and PNG plots."""
+
+from specrec.report.stage import report
+
+__all__ = ["report"]

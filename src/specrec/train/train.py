@@ -47,7 +47,7 @@ class TrainConfig:
     embedder_options: dict = field(default_factory=dict)
     samples: str = "prefixes"
     window_stride: int | None = None
-    batch_size: int = 256
+    batch_size: int | None = None  # rows per batch; None: 256 prefixes (RecBole), 32 windows
     lr: float = 1e-3
     weight_decay: float = 0.0
     epochs: int = 200
@@ -57,9 +57,13 @@ class TrainConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        """Check every option and resolve mode-dependent defaults (before fingerprinting)."""
         BACKBONES.get(self.backbone)
         if self.samples not in SAMPLE_MODES:
             raise SpecrecError(f"unknown --samples '{self.samples}'; choose one of {SAMPLE_MODES}")
+        if self.batch_size is None:
+            # a window carries up to max_len targets: 32 windows ≈ 1,500 targets per step
+            self.batch_size = 256 if self.samples == "prefixes" else 32
         for name, value in (("batch size", self.batch_size), ("epochs", self.epochs),
                             ("patience", self.patience), ("dim", self.dim), ("max length", self.max_len)):
             if value < 1:
