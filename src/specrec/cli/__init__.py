@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click usage errors come through here in non-standalone mode
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.20 raises its vendored click's exceptions, which are not click.ClickException
+        vendored = type(exc).__module__.startswith("typer._click") and hasattr(exc, "show")
+        if isinstance(exc, click.ClickException) or vendored:
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -1,1 +1,105 @@
-"""`specrec preprocess`: thin CLI wrapper."""
+"""`specrec preprocess`: thin CLI wrapper around `specrec.data.preprocess.preprocess`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from specrec.cli import app
+from specrec.console import out
+from specrec.errors import SpecrecError
+
+
+def parse_columns(pairs: list[str] | None) -> dict[str, str] | None:
+    """`["user=uid", "item=iid"]` -> `{"user": "uid", "item": "iid"}`."""
+    if not pairs:
+        return None
+    columns: dict[str, str] = {}
+    for pair in pairs:
+        role, sep, name = pair.partition("=")
+        if not sep or not role.strip() or not name.strip():
+            raise SpecrecError(f"--column wants ROLE=NAME (e.g. --column user=uid), got '{pair}'")
+        columns[role.strip()] = name.strip()
+    return columns
+
+
+def stats_table(title: str, stats: dict) -> Table:
+    table = Table(title=title)
+    table.add_column("stat")
+    table.add_column("value", justify="right")
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                table.add_row(f"{key}.{inner}", f"{inner_value:,}")
+        elif isinstance(value, list):
+            table.add_row(key, ", ".join(f"{v:,}" for v in value) or "-")
+        elif isinstance(value, int):
+            table.add_row(key, f"{value:,}")
+        else:
+            table.add_row(key, str(value))
+    return table
+
+
+@app.command("preprocess")
+def preprocess_cli(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="ml-100k (bundled), movielens, recbole, amazon2014, "
+            "amazon2023, yelp, csv, parquet."
+        ),
+    ],
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Raw files or folder.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset artifact folder.")] = ...,
+    min_user: Annotated[int, typer.Option(help="k-core: events per user (0 = off).")] = 5,
+    min_item: Annotated[int, typer.Option(help="k-core: events per item (0 = off).")] = 5,
+    rating_threshold: Annotated[Optional[float], typer.Option(help="Keep rating >= this.")] = None,
+    text_template: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Item text, e.g. '{title}[. Brand: {brand}]'; [...] is dropped when empty."
+        ),
+    ] = None,
+    protocol: Annotated[str, typer.Option(help="loo, user-split or temporal.")] = "loo",
+    column: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--column",
+            help="ROLE=NAME for csv/parquet/recbole (user, item, time, rating, item_key).",
+        ),
+    ] = None,
+    valid_cutoff: Annotated[
+        Optional[float], typer.Option(help="temporal: quantile in [0, 1] or seconds (default 0.8).")
+    ] = None,
+    test_cutoff: Annotated[
+        Optional[float], typer.Option(help="temporal: quantile in [0, 1] or seconds (default 0.9).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the user-split shuffle.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Redo even if up to date.")] = False,
+) -> None:
+    """Read a raw dataset, filter it, re-index it and write a dataset artifact with its splits."""
+    from specrec.data.preprocess import preprocess
+
+    meta = preprocess(
+        source=source,
+        paths=list(paths or []),
+        out=out_dir,
+        min_user=min_user,
+        min_item=min_item,
+        rating_threshold=rating_threshold,
+        text_template=text_template,
+        protocol=protocol,
+        columns=parse_columns(column),
+        seed=seed,
+        valid_cutoff=valid_cutoff,
+        test_cutoff=test_cutoff,
+        force=force,
+    )
+    out.print(
+        stats_table(
+            f"dataset {out_dir} ({meta.config['source']}, {meta.config['protocol']})", meta.stats
+        )
+    )
