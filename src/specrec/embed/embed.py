@@ -1,0 +1,283 @@
+"""The embed stage: item texts of a dataset + an encoder -> an embeddings artifact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import h5py
+import numpy as np
+import polars as pl
+
+from specrec import __version__
+from specrec.artifacts import (
+    Meta,
+    build_artifact,
+    input_ref,
+    items_fingerprint,
+    read_meta,
+    sha256_of,
+    stage_fingerprint,
+    up_to_date,
+)
+from specrec.console import log, progress
+from specrec.embed import shards
+from specrec.embed.encoders.base import EncoderSettings
+from specrec.embed.encoders.resolve import load_encoder, resolve_encoder
+from specrec.embed.partial import PartialRows, partial_root
+from specrec.embed.store import EMBEDDINGS_FILE
+from specrec.errors import SpecrecError
+
+STORAGE_DTYPES = ("float32", "float16")
+DEVICES = ("auto", "cpu", "cuda")
+WRITE_ROWS = 8192
+
+
+def embed(
+    *,
+    dataset: Path,
+    encoder: str,
+    out: Path,
+    model: str | None = None,
+    pooling: str | None = None,
+    padding_side: str | None = None,
+    max_length: int | None = None,
+    prompt: str | None = None,
+    normalize: bool | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    dtype: str = "float32",
+    force: bool = False,
+) -> Meta:
+    """Embed every item text of `dataset` with `encoder` into the artifact `out`.
+
+    Skips work when `out` already holds the same fingerprint (unless `force`); resumes from the
+    last completed batch after an interruption; under torchrun each rank embeds a shard and rank 0
+    writes the artifact.
+    """
+    dataset, out = Path(dataset), Path(out)
+    if batch_size < 1:
+        raise SpecrecError(f"--batch-size must be at least 1, got {batch_size}")
+    if dtype not in STORAGE_DTYPES:
+        raise SpecrecError(f"unknown --dtype '{dtype}'; choose one of: {', '.join(STORAGE_DTYPES)}")
+    data_meta, item_ids, texts = read_items(dataset)
+    settings = resolve_encoder(
+        encoder, model=model, pooling=pooling, padding_side=padding_side,
+        max_length=max_length, prompt=prompt, normalize=normalize,
+    )  # fmt: skip
+    rank, world_size, local_rank = shards.world()
+    device_name, compute_dtype = pick_device(device, local_rank)
+    config = {
+        **settings.record(),
+        "text_template": _text_template(data_meta),
+        "batch_size": batch_size,
+        "device": device_name.split(":")[0],
+        "compute_dtype": compute_dtype,
+        "dtype": dtype,
+    }
+    inputs = {"dataset": input_ref(dataset, data_meta)}
+    if not force and (existing := up_to_date(out, stage_fingerprint("embeddings", config, inputs))):
+        if rank == 0:
+            fingerprint = existing.fingerprint[:19]
+            log(f"{out} is up to date (embeddings, {fingerprint}); skipping (--force to redo)")
+        return existing
+
+    started = time.perf_counter()
+    order = shards.length_order(texts)
+    key = sha256_of({"config": {k: v for k, v in config.items() if k != "dtype"}, "inputs": inputs})
+    shard_dirs = [partial_root(out) / f"shard-{r}-of-{world_size}" for r in range(world_size)]
+    store = PartialRows(shard_dirs[rank], key)
+    if store.batches_done and rank == 0:
+        log(f"resuming {out}: {store.batches_done} batch(es) already in {partial_root(out)}")
+    encode_started = time.perf_counter()
+    encode_shard(
+        settings, texts, item_ids, shards.shard(order, rank, world_size), store,
+        batch_size=batch_size, device=device_name, compute_dtype=compute_dtype, show=rank == 0,
+    )  # fmt: skip
+    shards.barrier(world_size)
+    encode_seconds = time.perf_counter() - encode_started
+    meta = None
+    if rank == 0:
+        parts = [PartialRows.read_only(d, key) if r else store for r, d in enumerate(shard_dirs)]
+        n_new = sum(part.new_rows for part in parts)
+        n_batches = sum(
+            len(shards.batches(shards.shard(order, r, world_size), batch_size))
+            for r in range(world_size)
+        )
+
+        def build(tmp: Path) -> dict:
+            dim = write_embeddings(
+                tmp / EMBEDDINGS_FILE, order=order, parts=parts, item_ids=item_ids,
+                attrs=_attrs(settings, config, data_meta), dtype=dtype,
+            )  # fmt: skip
+            return {
+                "items": len(item_ids),
+                "dim": dim,
+                "seconds": round(time.perf_counter() - started, 3),
+                "items_per_second": round(n_new / encode_seconds, 1) if n_new else None,
+                "batches": n_batches,
+                "resumed_items": len(item_ids) - n_new,
+                "world_size": world_size,
+            }
+
+        meta = build_artifact(
+            out, kind="embeddings", config=config, inputs=inputs,
+            items_fp=data_meta.items_fingerprint, build=build, force=True, log=log,
+        )  # fmt: skip
+        shutil.rmtree(partial_root(out), ignore_errors=True)
+    shards.barrier(world_size)
+    shards.finish()
+    return meta if meta is not None else read_meta(out, kind="embeddings")
+
+
+def read_items(dataset: Path) -> tuple[Meta, list[str], list[str]]:
+    """`(dataset meta, item ids 1..N, texts 1..N)`, validated; missing texts become ""."""
+    meta = read_meta(dataset, kind="dataset", required=("items.parquet",))
+    path = dataset / "items.parquet"
+    try:
+        columns = pl.read_parquet_schema(path)
+        missing = [c for c in ("item_idx", "item_id", "text") if c not in columns]
+        if missing:
+            raise SpecrecError(
+                f"dataset '{dataset}': items.parquet lacks column(s) {missing}; rerun preprocess"
+            )
+        items = pl.read_parquet(path, columns=["item_idx", "item_id", "text"])
+    except SpecrecError:
+        raise
+    except Exception as exc:  # pyarrow/polars raise many types for corrupt files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpecrecError(
+            f"dataset '{dataset}': cannot read items.parquet ({reason}); rerun preprocess"
+        ) from None
+    if items.height == 0 or not np.array_equal(
+        items["item_idx"].to_numpy(), np.arange(1, items.height + 1)
+    ):
+        raise SpecrecError(f"dataset '{dataset}': items.parquet must hold item_idx 1..N in order")
+    item_ids = items["item_id"].cast(pl.Utf8).to_list()
+    texts = items["text"].cast(pl.Utf8).fill_null("").to_list()
+    if items_fingerprint(item_ids) != meta.items_fingerprint:
+        raise SpecrecError(
+            f"dataset '{dataset}': items.parquet does not match the items fingerprint in its "
+            "meta.json; rerun preprocess with --force"
+        )
+    return meta, item_ids, texts
+
+
+def pick_device(device: str, local_rank: int = 0) -> tuple[str, str]:
+    """`(torch device, compute dtype)`: CUDA runs under bf16 (or fp16) autocast, CPU in float32."""
+    if device not in DEVICES:
+        raise SpecrecError(f"unknown --device '{device}'; choose one of: {', '.join(DEVICES)}")
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if device == "cuda" and not has_cuda:
+        raise SpecrecError(
+            "--device cuda was asked for but no CUDA GPU is visible; use --device cpu"
+        )
+    if device == "cpu" or not has_cuda:
+        return "cpu", "float32"
+    return f"cuda:{local_rank}", "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+
+
+def encode_shard(
+    settings: EncoderSettings,
+    texts: list[str],
+    item_ids: list[str],
+    items: np.ndarray,
+    store: PartialRows,
+    *,
+    batch_size: int,
+    device: str,
+    compute_dtype: str,
+    show: bool = True,
+) -> None:
+    """Embed the batches of `items` not yet in `store`, appending each to `store` when done."""
+    todo = shards.batches(items, batch_size)
+    if store.batches_done >= len(todo):
+        return
+    encoder = load_encoder(settings, device=device, compute_dtype=compute_dtype)
+    with progress() if show else nullcontext() as bar:
+        task = None
+        if bar is not None:
+            task = bar.add_task("embed", total=len(todo), completed=store.batches_done)
+        for batch in todo[store.batches_done :]:
+            vectors = encoder.encode([texts[i - 1] for i in batch])
+            if vectors.shape[0] != len(batch) or vectors.ndim != 2:
+                raise SpecrecError(
+                    f"encoder '{settings.encoder}' returned shape {vectors.shape} for "
+                    f"{len(batch)} texts; check the model folder"
+                )
+            bad = ~np.isfinite(vectors).all(axis=1)
+            if bad.any():
+                item = int(batch[np.flatnonzero(bad)[0]])
+                raise SpecrecError(
+                    f"encoder '{settings.encoder}' produced NaN or Inf for item {item} "
+                    f"('{item_ids[item - 1]}'); check the model, or embed with --device cpu"
+                )
+            store.append(vectors)
+            if bar is not None:
+                bar.advance(task)
+
+
+def write_embeddings(
+    path: Path,
+    *,
+    order: np.ndarray,
+    parts: list[PartialRows],
+    item_ids: list[str],
+    attrs: dict,
+    dtype: str,
+) -> int:
+    """Merge the shards in index order into `path` (/embeddings [N+1, D], /item_id); returns D."""
+    n_rows, dim = len(item_ids) + 1, max(int(part.dim or 0) for part in parts)
+    staging = path.parent / "rows.staging.npy"
+    merged = np.lib.format.open_memmap(staging, mode="w+", dtype=np.float32, shape=(n_rows, dim))
+    merged[0] = 0.0
+    shards.merge(order, [part.rows() for part in parts], merged)
+    itemsize = np.dtype(dtype).itemsize
+    chunk_rows = int(max(1, min(n_rows, (1 << 20) // max(1, dim * itemsize))))
+    with h5py.File(path, "w") as f:
+        data = f.create_dataset(
+            "embeddings", shape=(n_rows, dim), dtype=dtype, chunks=(chunk_rows, dim)
+        )
+        for start in range(0, n_rows, WRITE_ROWS):
+            with np.errstate(over="ignore"):
+                block = merged[start : start + WRITE_ROWS].astype(dtype)
+            if not np.isfinite(block).all():
+                raise SpecrecError(
+                    f"embeddings overflow {dtype} (values beyond its range); use --dtype float32"
+                )
+            data[start : start + len(block)] = block
+        f.create_dataset("item_id", data=[""] + item_ids, dtype=h5py.string_dtype("utf-8"))
+        for name, value in attrs.items():
+            f.attrs[name] = value
+    del merged
+    staging.unlink()
+    return dim
+
+
+def _attrs(settings: EncoderSettings, config: dict, data_meta: Meta) -> dict:
+    return {
+        "encoder": settings.encoder,
+        "model": settings.model,
+        "revision": settings.revision,
+        "backend": settings.backend,
+        "pooling": settings.pooling,
+        "padding_side": settings.padding_side,
+        "max_length": settings.max_length,
+        "prompt": settings.prompt,
+        "text_template": config["text_template"],
+        "normalized": settings.normalize,
+        "dtype": config["dtype"],
+        "compute_dtype": config["compute_dtype"],
+        "items_fingerprint": str(data_meta.items_fingerprint),
+        "specrec_version": __version__,
+    }
+
+
+def _text_template(data_meta: Meta) -> str:
+    template = data_meta.config.get("text_template", "")
+    return template if isinstance(template, str) else json.dumps(template, sort_keys=True)
