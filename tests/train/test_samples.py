@@ -75,3 +75,25 @@ def test_bad_sample_options(data):
         Samples(data, 5, "sessions")
     with pytest.raises(SpecrecError):
         Samples(data, 5, "windows", stride=6)
+
+
+def _supervised_in_epoch(samples, epoch):
+    pairs = []
+    for batch in samples.batches(100, epoch=epoch, seed=0):
+        for row in range(batch.seq.size(0)):
+            for pos in np.flatnonzero(batch.targets[row].numpy()):
+                pairs.append((tuple(batch.seq[row, : pos + 1].tolist()), int(batch.targets[row, pos])))
+    return sorted(pairs)
+
+
+def test_jittered_windows_move_boundaries_but_keep_each_target_once(tmp_path):
+    write_sequences(tmp_path / "long", [list(range(1, 41)), list(range(41, 71))], n_items=70)
+    data = load_dataset(tmp_path / "long")
+    samples = Samples(data, max_len=8, mode="windows")
+    expected = sorted(int(data.items[e]) for e in np.flatnonzero(samples.is_target))
+    epochs = [_supervised_in_epoch(samples, epoch) for epoch in range(4)]
+    for pairs in epochs:
+        assert sorted(t for _, t in pairs) == expected
+    assert len({tuple(p) for p in epochs}) > 1  # histories differ between epochs
+    fixed = Samples(data, max_len=8, mode="windows", jitter=False)
+    assert _supervised_in_epoch(fixed, 0) == _supervised_in_epoch(fixed, 3)

@@ -40,13 +40,17 @@ class Batch:
 class Samples:
     """Rows over the training sequences; `batches()` yields shuffled `Batch`es for one epoch."""
 
-    def __init__(self, data: SequenceData, max_len: int, mode: str, stride: int | None = None):
+    def __init__(
+        self, data: SequenceData, max_len: int, mode: str, stride: int | None = None,
+        jitter: bool = True,
+    ):
         if mode not in SAMPLE_MODES:
             raise SpecrecError(f"unknown samples mode '{mode}'; choose one of {SAMPLE_MODES}")
         stride = max_len if stride is None else stride
         if not 1 <= stride <= max_len:
             raise SpecrecError(f"--window-stride must be in 1..{max_len} (max length), not {stride}")
         self.data, self.max_len, self.mode, self.stride = data, max_len, mode, stride
+        self.jitter = jitter and mode == "windows"
         self.is_target = np.zeros(len(data.items) + 1, dtype=bool)
         self.is_target[data.targets("train")] = True
         if not self.is_target.any():
@@ -68,7 +72,9 @@ class Samples:
         length = events - start
         return start, length, length - 1
 
-    def _window_rows(self) -> tuple[list[int], list[int], list[int]]:
+    def _window_rows(self, shift: np.ndarray | None = None) -> tuple[list[int], list[int], list[int]]:
+        """Windows from the end of each user's training sequence; with `shift[u]` in [0, S) the
+        first window brings only `shift[u]` new targets, moving every later boundary."""
         offsets, L, S = self.data.offsets, self.max_len, self.stride
         starts, lengths, sup = [], [], []
         for user in range(1, self.data.n_users + 1):
@@ -77,26 +83,37 @@ class Samples:
             if user_targets.size == 0:
                 continue
             hi = first + int(user_targets[-1])  # the last target event of this user
+            step = int(shift[user]) if shift is not None and shift[user] > 0 else S
             while hi > first:
                 start = max(first, hi - L)
                 starts.append(start)
                 lengths.append(hi - start)
-                sup.append(max(0, hi - S - start))
-                hi -= S
+                sup.append(max(0, hi - step - start))
+                hi -= step
+                step = S
         return starts, lengths, sup
+
+    def rows(self, epoch: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This epoch's (start, length, sup_from); jittered windows move their boundaries by a
+        seeded random shift per user and epoch, so a target's history differs between epochs."""
+        if not self.jitter:
+            return self.start, self.length, self.sup_from
+        shift = np.random.default_rng([seed, epoch, 17]).integers(0, self.stride, self.data.n_users + 1)
+        return tuple(np.asarray(r, dtype=np.int64) for r in self._window_rows(shift))
 
     def batches(
         self, batch_size: int, epoch: int, seed: int, rank: int = 0, world_size: int = 1,
         cloze: tuple[float, float] | None = None,
     ):
         """Yield this rank's shuffled batches of an epoch; `cloze=(mask_ratio, last_only_prob)`."""
-        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(
+        rows = self.rows(epoch, seed)
+        order = torch.randperm(len(rows[0]), generator=torch.Generator().manual_seed(
             seed * 1_000_003 + epoch)).numpy()
         order = order[: len(order) - len(order) % world_size][rank::world_size]  # equal per rank
         rng = np.random.default_rng([seed, epoch, rank])
         for begin in range(0, len(order), batch_size):
-            rows = order[begin : begin + batch_size]
-            yield self._cloze(rows, rng, *cloze) if cloze else self._causal(rows)
+            picked = tuple(r[order[begin : begin + batch_size]] for r in rows)
+            yield self._cloze(*picked, rng, *cloze) if cloze else self._causal(*picked)
 
     def _gather(self, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, ...]:
         width = int(length.max())
@@ -108,8 +125,7 @@ class Samples:
         times = np.where(valid, self.data.timestamps[index], 0)
         return index, items, times, width
 
-    def _causal(self, rows: np.ndarray) -> Batch:
-        start, length, sup_from = self.start[rows], self.length[rows], self.sup_from[rows]
+    def _causal(self, start: np.ndarray, length: np.ndarray, sup_from: np.ndarray) -> Batch:
         index, items, times, width = self._gather(start, length)
         cols = np.arange(width)[None, :]
         supervised = (cols < length[:, None]) & (cols >= sup_from[:, None])
@@ -119,16 +135,17 @@ class Samples:
         return Batch(torch.from_numpy(seq), torch.from_numpy(length), torch.from_numpy(targets),
                      torch.from_numpy(times))
 
-    def _cloze(self, rows: np.ndarray, rng: np.random.Generator, ratio: float, last_prob: float) -> Batch:
+    def _cloze(self, start: np.ndarray, length: np.ndarray, sup_from: np.ndarray,
+               rng: np.random.Generator, ratio: float, last_prob: float) -> Batch:
         """Sequences = history + its last target (<= L items), masked as RecBole's BERT4Rec."""
-        end = self.start[rows] + self.length[rows] + 1
-        start = np.maximum(self.start[rows], end - self.max_len)
+        end = start + length + 1
+        start = np.maximum(start, end - self.max_len)
         length = end - start
         _, items, times, width = self._gather(start, length - 1)
         valid = np.arange(width + 1)[None, :] < length[:, None]
         if rng.random() < last_prob:
             masked = np.zeros_like(valid)
-            masked[np.arange(len(rows)), length - 1] = True
+            masked[np.arange(len(start)), length - 1] = True
         else:
             masked = valid & (rng.random(valid.shape) < ratio)
         seq = np.where(valid, items, 0)
