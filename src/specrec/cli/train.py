@@ -23,6 +23,7 @@ def train_cli(
     loss: str = typer.Option("ce", help="ce | bce | infonce | gbce | sampled-softmax."),
     samples: str = typer.Option("prefixes", help="prefixes (RecBole) | windows (loss at every position)."),
     window_stride: Optional[int] = typer.Option(None, help="Windows: new targets per window (default max-len)."),
+    window_jitter: bool = typer.Option(True, help="Windows: shift window boundaries every epoch."),
     batch_size: Optional[int] = typer.Option(
         None, help="Rows per batch (default 256 prefixes, 32 windows)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
@@ -47,7 +48,8 @@ def train_cli(
         backbone=backbone, backbone_options=parse_key_values(backbone_opt, "--backbone-opt"),
         dim=dim, max_len=max_len, loss=loss, loss_options=parse_key_values(loss_opt, "--loss-opt"),
         embedder_options=parse_key_values(embedder_opt, "--embedder-opt"), samples=samples,
-        window_stride=window_stride, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        window_stride=window_stride, window_jitter=window_jitter, batch_size=batch_size, lr=lr,
+        weight_decay=weight_decay,
         epochs=epochs, patience=patience, valid_metric=valid_metric, seed=seed,
     )
     from specrec.console import log

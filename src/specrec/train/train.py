@@ -47,6 +47,7 @@ class TrainConfig:
     embedder_options: dict = field(default_factory=dict)
     samples: str = "prefixes"
     window_stride: int | None = None
+    window_jitter: bool = True  # windows: move boundaries by a seeded random shift each epoch
     batch_size: int | None = None  # rows per batch; None: 256 prefixes (RecBole), 32 windows
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -141,7 +142,7 @@ def train(
     if dist_info.world_size > 1:
         objective = torch.nn.parallel.DistributedDataParallel(objective)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    samples = Samples(data, config.max_len, config.samples, config.window_stride)
+    samples = Samples(data, config.max_len, config.samples, config.window_stride, config.window_jitter)
 
     work = out.parent / f"{out.name}.partial"
     state = load_state(work, fingerprint) if resume else None
