@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.13.0
+SPECREC := $(BIN)/specrec
 
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
@@ -33,6 +34,7 @@ test-fast: $(STAMP)
 
 include mk/demo.mk
 include mk/bench.mk
+include mk/results.mk
 
 clean:
 	rm -rf work

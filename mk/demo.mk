@@ -2,7 +2,6 @@
 # evaluate -> report. Every stage skips work that is already up to date, so reruns are cheap.
 
 DEMO        ?= work/demo
-SPECREC     := $(BIN)/specrec
 DEMO_DIM    := 64
 DEMO_TRAIN  := --backbone sasrec --dim $(DEMO_DIM) --samples windows --epochs 60 --patience 10 \
                --threads 1 --device cpu

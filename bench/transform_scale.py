@@ -1,0 +1,260 @@
+"""Transforms at scale: seeded 100k × 4096 float32 embeddings; wall time and peak RSS per method.
+
+Usage (what `make bench` can call):
+    python bench/transform_scale.py --rows 100000 --cols 4096 --out /tmp/specrec-bench \
+        --report bench/results/transform_scale.md
+Each measurement runs in its own subprocess (peak RSS from os.wait4's ru_maxrss), with
+OMP/MKL/OpenBLAS threads set by --threads (a list runs each). numpy.linalg.svd(E,
+full_matrices=False) runs last, under --svd-timeout seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RUNS = (
+    ("pca", "exact"),
+    ("whiten", "exact"),
+    ("ace", "exact"),
+    ("pca", "randomized"),
+    ("ace", "randomized"),
+)
+
+
+def generate(path: Path, rows: int, cols: int, seed: int, decay: float = 0.5) -> Path:
+    """Unit-norm rows: a power-law spectrum σᵢ ∝ i^-decay in a random orthonormal basis (random
+    signs, DCT-II, random column order) plus a common mean direction (anisotropy, like LLMs)."""
+    import h5py
+    from scipy.fft import dct
+
+    from specrec.artifacts import build_artifact, items_fingerprint
+
+    ids = [f"item{i}" for i in range(1, rows + 1)]
+    fingerprint = items_fingerprint(ids)
+    config = {"synthetic": "power-law", "rows": rows, "cols": cols, "seed": seed, "decay": decay}
+
+    def build(tmp: Path) -> dict:
+        rng = np.random.default_rng(seed)
+        spectrum = ((1.0 + np.arange(cols)) ** -decay).astype(np.float32)
+        signs = rng.choice([-1.0, 1.0], size=cols).astype(np.float32)
+        order = rng.permutation(cols)
+        mean = rng.standard_normal(cols).astype(np.float32)
+        mean *= 1.2 * np.linalg.norm(spectrum) / np.linalg.norm(mean)
+        with h5py.File(tmp / "embeddings.h5", "w") as f:
+            data = f.create_dataset(
+                "embeddings", (rows + 1, cols), dtype=np.float32, chunks=(min(256, rows + 1), cols)
+            )
+            f.create_dataset("item_id", data=[""] + ids, dtype=h5py.string_dtype())
+            f.attrs.update(
+                {
+                    "encoder": "synthetic",
+                    "model": "power-law",
+                    "revision": "",
+                    "pooling": "mean",
+                    "padding_side": "right",
+                    "max_length": 0,
+                    "prompt": "",
+                    "text_template": "",
+                    "normalized": True,
+                    "dtype": "float32",
+                    "items_fingerprint": fingerprint,
+                }
+            )
+            data[0] = 0.0
+            for start in range(1, rows + 1, 8192):
+                stop = min(start + 8192, rows + 1)
+                z = rng.standard_normal((stop - start, cols), dtype=np.float32) * spectrum
+                block = dct(z * signs, norm="ortho", axis=1)[:, order] + mean
+                block /= np.linalg.norm(block, axis=1, keepdims=True)
+                data[start:stop] = block
+        return {"rows": rows, "cols": cols}
+
+    build_artifact(
+        path,
+        kind="embeddings",
+        config=config,
+        inputs={},
+        items_fp=fingerprint,
+        build=build,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    return path
+
+
+def child_transform(args: argparse.Namespace) -> None:
+    from specrec.transform.transform import transform
+
+    started = time.perf_counter()
+    meta = transform(
+        method=args.method,
+        embeddings=args.embeddings,
+        out=args.target,
+        dim=args.dim,
+        params={} if args.solver == "exact" else {"solver": args.solver},
+        force=True,
+        log=lambda m: None,
+    )
+    seconds = time.perf_counter() - started
+    diag = meta.stats["diagnostics"]
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "erank_in": diag["input_effective_rank"],
+                "erank_out": diag["output_effective_rank"],
+                "cos_in": diag["input_mean_cosine"],
+                "cos_out": diag["output_mean_cosine"],
+            }
+        )
+    )
+
+
+def child_svd(args: argparse.Namespace) -> None:
+    import h5py
+
+    with h5py.File(Path(args.embeddings) / "embeddings.h5", "r") as f:
+        matrix = f["embeddings"][1:]
+    started = time.perf_counter()
+    np.linalg.svd(matrix, full_matrices=False)
+    print(json.dumps({"seconds": time.perf_counter() - started}))
+
+
+def measure(argv: list[str], threads: int, timeout: float | None) -> dict:
+    """Run `python this-file argv` in a subprocess: its JSON line, wall seconds, peak RSS (GiB)."""
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "HF_HUB_OFFLINE": "1",
+    }
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    status, usage = None, None
+    while status is None:
+        pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            status = code
+        elif timeout is not None and time.perf_counter() - started > timeout:
+            proc.kill()
+            _, code, usage = os.wait4(proc.pid, 0)
+            status = "timeout"
+        else:
+            time.sleep(0.05)
+    wall = time.perf_counter() - started
+    out, err = proc.stdout.read(), proc.stderr.read()
+    result = {"wall": wall, "rss_gib": usage.ru_maxrss / 2**20, "status": "ok"}
+    if status == "timeout":
+        result["status"] = f"killed after {timeout:.0f} s (--svd-timeout)"
+    elif os.WIFSIGNALED(status) or os.waitstatus_to_exitcode(status) != 0:
+        result["status"] = "failed: " + (err.strip().splitlines() or ["?"])[-1][:160]
+    else:
+        result.update(json.loads(out.strip().splitlines()[-1]))
+    return result
+
+
+def report(
+    args: argparse.Namespace, rows: list[tuple[str, int, dict]], gen_s: float, load: str
+) -> str:
+    input_gib = args.rows * args.cols * 4 / 2**30
+    lines = [
+        "| run | threads | status | transform s | process wall s | peak RSS GiB | RSS / input "
+        "| erank in → out | mean cos in → out |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, threads, r in rows:
+        seconds = f"{r['seconds']:.1f}" if "seconds" in r else "-"
+        erank = f"{r['erank_in']:.1f} → {r['erank_out']:.1f}" if "erank_in" in r else "-"
+        cos = f"{r['cos_in']:.3f} → {r['cos_out']:.3f}" if "cos_in" in r else "-"
+        lines.append(
+            f"| {name} | {threads} | {r['status']} | {seconds} | {r['wall']:.1f} | "
+            f"{r['rss_gib']:.2f} | {r['rss_gib'] / input_gib:.2f} | {erank} | {cos} |"
+        )
+    after = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    header = [
+        f"- input: {args.rows:,} × {args.cols:,} float32 = {input_gib:.2f} GiB; dim {args.dim}; "
+        f"generated (or found) in {gen_s:.1f} s",
+        "- threads: OMP_NUM_THREADS = MKL_NUM_THREADS = OPENBLAS_NUM_THREADS = the `threads` "
+        f"column; {os.cpu_count()} CPUs visible ({platform.machine()}), numpy {np.__version__}",
+        f"- load average (1, 5, 15 min) before: {load}; after: {after}",
+        f"- command: `{command}`",
+        "",
+    ]
+    return "\n".join(header + lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--cols", type=int, default=4096)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/specrec-bench"))
+    parser.add_argument("--threads", default="2", help="BLAS threads; a list '1,2' runs each")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--svd-timeout", type=float, default=600.0)
+    parser.add_argument("--skip-svd", action="store_true")
+    parser.add_argument("--report", type=Path, default=None, help="write the markdown table here")
+    parser.add_argument("--child", choices=("transform", "svd"), help=argparse.SUPPRESS)
+    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--solver", default="exact", help=argparse.SUPPRESS)
+    parser.add_argument("--embeddings", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child == "transform":
+        return child_transform(args)
+    if args.child == "svd":
+        return child_svd(args)
+
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    emb = args.out / f"emb-{args.rows}x{args.cols}"
+    started = time.perf_counter()
+    generate(emb, args.rows, args.cols, args.seed)
+    gen_s = time.perf_counter() - started
+    thread_counts = [int(t) for t in str(args.threads).split(",")]
+    rows = []
+    for threads in thread_counts:
+        for method, solver in RUNS:
+            print(
+                f"running {method} ({solver}), {threads} threads ...", file=sys.stderr, flush=True
+            )
+            child = ["--child", "transform", "--method", method, "--solver", solver]
+            child += ["--dim", str(args.dim), "--embeddings", str(emb)]
+            child += ["--target", str(args.out / f"{method}-{solver}")]
+            rows.append((f"{method} ({solver})", threads, measure(child, threads, None)))
+    if not args.skip_svd:
+        threads = max(thread_counts)
+        print(f"running numpy.linalg.svd, {threads} threads ...", file=sys.stderr, flush=True)
+        child = ["--child", "svd", "--embeddings", str(emb)]
+        rows.append(
+            (
+                "numpy.linalg.svd(E, full_matrices=False)",
+                threads,
+                measure(child, threads, args.svd_timeout),
+            )
+        )
+    text = report(args, rows, gen_s, load)
+    print(text)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""Spectral numerics for transforms: streamed D×D Gram, top-k eigenpairs, never an N×N matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+from scipy import linalg
+
+from specrec.embed.store import EmbeddingsFile
+from specrec.errors import SpecrecError
+from specrec.transform.eigensolver import eigen_of_gram
+
+CHUNK_BYTES = 1 << 25
+"""Rows per streamed block: about 32 MiB of float64."""
+
+SOLVERS = ("exact", "randomized")
+
+
+def chunk_rows(dim: int) -> int:
+    return max(16, CHUNK_BYTES // (8 * dim))
+
+
+@dataclass
+class Moments:
+    """Streamed moments of the rows 1..N: `gram` = XᵀX with X = E, or Ē = E − 1μᵀ when centred."""
+
+    n: int
+    mean: np.ndarray
+    gram: np.ndarray
+    centered: bool
+    mean_cosine: float
+
+
+@dataclass
+class Eigen:
+    """Eigenpairs of M = XᵀX (X = E, or Ē when `centered`): M = V diag(values) Vᵀ.
+
+    `values` are the squared singular values of X, descending: all min(N, D) of them when
+    `complete`, else only the top ones (randomized solver; `trace` = Σ all values stays exact).
+    `vectors [D, m]` are the top-m right singular vectors, each signed so that its largest-|.|
+    entry is positive. `rank` is the numerical rank (see `numerical_rank`).
+    """
+
+    values: np.ndarray
+    vectors: np.ndarray
+    mean: np.ndarray
+    n: int
+    centered: bool
+    rank: int
+    trace: float
+    complete: bool
+    mean_cosine: float
+
+    @property
+    def singular_values(self) -> np.ndarray:
+        return np.sqrt(np.clip(self.values, 0.0, None))
+
+    def require_rank(self, k: int, what: str = "dim") -> None:
+        """Refuse k > numerical rank: the extra directions would be rounding noise."""
+        if k > self.rank:
+            kind = "centred" if self.centered else "uncentred"
+            raise SpecrecError(
+                f"{what} {k} exceeds the numerical rank {self.rank} of the {kind} embeddings "
+                f"({self.n} items); use --dim {self.rank} or less"
+            )
+
+
+def stored_eps(emb: EmbeddingsFile) -> float:
+    """Machine epsilon of the stored embeddings (float16/float32): the input's own precision."""
+    with h5py.File(emb.h5_path, "r") as f:
+        dtype = f["embeddings"].dtype
+    return float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps)
+
+
+def numerical_rank(values: np.ndarray, shape: tuple[int, int], eps: float) -> int:
+    """#{σᵢ > σ₁ · sqrt(max(N, D)) · ε_stored}: directions above the input's rounding noise."""
+    sigma = np.sqrt(np.clip(values, 0.0, None))
+    if sigma.size == 0 or sigma[0] == 0.0:
+        return 0
+    return int(np.count_nonzero(sigma > sigma[0] * np.sqrt(max(shape)) * eps))
+
+
+def fix_signs(vectors: np.ndarray) -> np.ndarray:
+    """Flip each column so that its largest-|.| entry is positive (sklearn's `svd_flip` rule)."""
+    if vectors.size == 0:
+        return vectors
+    rows = np.argmax(np.abs(vectors), axis=0)
+    signs = np.sign(vectors[rows, np.arange(vectors.shape[1])])
+    signs[signs == 0] = 1.0
+    return vectors * signs
+
+
+class CosineSum:
+    """Exact mean pairwise cosine over all pairs i ≠ j, streamed: (‖Σx̂‖² − #nonzero)/(n(n−1))."""
+
+    def __init__(self, dim: int) -> None:
+        self.total = np.zeros(dim)
+        self.nonzero = 0
+        self.n = 0
+
+    def update(self, block: np.ndarray) -> None:
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+        inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        self.total += inverse @ block
+        self.nonzero += int(np.count_nonzero(norms))
+        self.n += block.shape[0]
+
+    def value(self) -> float:
+        if self.n < 2:
+            return 0.0
+        return float((self.total @ self.total - self.nonzero) / (self.n * (self.n - 1)))
+
+
+def mean_cosine(matrix: np.ndarray) -> float:
+    """Exact mean pairwise cosine of the rows of an in-memory matrix."""
+    acc = CosineSum(matrix.shape[1])
+    acc.update(np.asarray(matrix, dtype=np.float64))
+    return acc.value()
+
+
+def streamed_moments(emb: EmbeddingsFile, *, center: bool, rows: int | None = None) -> Moments:
+    """One pass over rows 1..N in float64: Gram EᵀE, or the centred ĒᵀĒ via a shifted pass.
+
+    Centring uses the shift s = mean of the first block: ĒᵀĒ = Σ(x−s)(x−s)ᵀ − n(μ−s)(μ−s)ᵀ,
+    which avoids the cancellation of EᵀE − nμμᵀ when the common mean dominates (anisotropy).
+    """
+    dim = emb.dim
+    gram = np.zeros((dim, dim))
+    total = np.zeros(dim)
+    shift: np.ndarray | None = None
+    cosine = CosineSum(dim)
+    for _, block in emb.iter_rows(rows or chunk_rows(dim)):
+        cosine.update(block)
+        if center:
+            if shift is None:
+                shift = block.mean(axis=0)
+            block -= shift
+        total += block.sum(axis=0)
+        _add_gram(gram, block)
+    _mirror_panels(gram)
+    n = emb.n_items
+    mean = total / n
+    if center:
+        gram -= n * np.outer(mean, mean)
+        mean = mean + shift
+    return Moments(n=n, mean=mean, gram=gram, centered=center, mean_cosine=cosine.value())
+
+
+PANEL = 1024
+
+
+def _add_gram(gram: np.ndarray, block: np.ndarray) -> None:
+    """gram += blockᵀblock on the row panels' upper part only (5/8 of the flops at D=4096)."""
+    for start in range(0, block.shape[1], PANEL):
+        stop = start + PANEL
+        gram[start:stop, start:] += block[:, start:stop].T @ block[:, start:]
+
+
+def _mirror_panels(gram: np.ndarray) -> None:
+    """Fill the part `_add_gram` skipped (below the diagonal panels) from its transpose."""
+    for start in range(0, gram.shape[0], PANEL):
+        stop = start + PANEL
+        gram[stop:, start:stop] = gram[start:stop, stop:].T
+
+
+def decompose(
+    emb: EmbeddingsFile,
+    *,
+    center: bool,
+    top: int | None,
+    solver: str = "exact",
+    seed: int = 0,
+    rows: int | None = None,
+) -> Eigen:
+    """Eigenpairs of the (centred) second-moment matrix of rows 1..N, top-`top` vectors.
+
+    exact, N >= D: streamed D×D Gram in float64, then `eigen_of_gram`.
+    exact, N < D: the N×N Gram XXᵀ = U S² Uᵀ, then V = Xᵀ U S⁻¹ (only for the top vectors).
+    randomized: subspace iteration on XᵀX for the top vectors only (`randomized_eigen`).
+    """
+    if solver not in SOLVERS:
+        raise SpecrecError(f"unknown solver '{solver}'; choose one of: {', '.join(SOLVERS)}")
+    if solver == "randomized":
+        if top is None:
+            raise SpecrecError(
+                "the randomized solver finds the top-k directions only; use --solver exact"
+            )
+        return randomized_eigen(emb, center=center, top=top, seed=seed, rows=rows)
+    if emb.n_items >= emb.dim:
+        moments = streamed_moments(emb, center=center, rows=rows)
+        return eigen_from_moments(emb, moments, top, overwrite=True)
+    return _small_n_eigen(emb, center=center, top=top)
+
+
+def eigen_from_moments(
+    emb: EmbeddingsFile, moments: Moments, top: int | None, *, overwrite: bool = False
+) -> Eigen:
+    """Eigen of streamed moments (`overwrite` lets it destroy `moments.gram` to save memory)."""
+    values, vectors = eigen_of_gram(moments.gram, top, overwrite=overwrite)
+    return _finish(emb, values, vectors, moments.mean, moments.centered, moments.mean_cosine)
+
+
+def _finish(
+    emb: EmbeddingsFile,
+    values: np.ndarray,
+    vectors: np.ndarray,
+    mean: np.ndarray,
+    center: bool,
+    cosine: float,
+    trace: float | None = None,
+) -> Eigen:
+    """Package eigenpairs: clip, numerical rank, signs; `trace` given = spectrum incomplete."""
+    values = np.clip(values, 0.0, None)
+    eps = stored_eps(emb)
+    rank = numerical_rank(values, (emb.n_items, emb.dim), eps)
+    return Eigen(
+        values=values,
+        vectors=fix_signs(vectors),
+        mean=mean if center else np.zeros(emb.dim),
+        n=emb.n_items,
+        centered=center,
+        rank=rank,
+        trace=float(values.sum() if trace is None else trace),
+        complete=trace is None,
+        mean_cosine=cosine,
+    )
+
+
+def _small_n_eigen(emb: EmbeddingsFile, *, center: bool, top: int | None) -> Eigen:
+    """N < D: eigendecompose XXᵀ (N×N, N small) and map the top vectors back: V = XᵀU S⁻¹."""
+    x = emb.load(np.float64)[1:]
+    cosine = mean_cosine(x)
+    mean = x.mean(axis=0)
+    if center:
+        x -= mean
+    values, left = linalg.eigh(x @ x.T, check_finite=False)
+    values, left = np.clip(values[::-1], 0.0, None), left[:, ::-1]
+    rank = numerical_rank(values, x.shape, stored_eps(emb))
+    m = rank if top is None else min(top, rank)
+    vectors = (x.T @ left[:, :m]) / np.sqrt(values[:m])
+    if top is not None and top > m:  # beyond the rank: let require_rank report it
+        vectors = np.hstack([vectors, np.zeros((emb.dim, top - m))])
+    return _finish(emb, values, vectors, mean, center, cosine)
+
+
+def randomized_eigen(
+    emb: EmbeddingsFile,
+    *,
+    center: bool,
+    top: int,
+    seed: int,
+    power_iters: int = 4,
+    rows: int | None = None,
+) -> Eigen:
+    """Top-k eigenpairs of XᵀX by randomized subspace iteration (Halko et al. 2011, Alg. 4.4).
+
+    Z₀ = orth(Ω), Ω ~ N(0,1)^{D×l} (seeded), l = min(2k + 10, N, D); Zₜ₊₁ = orth(XᵀX Zₜ) for
+    `power_iters` rounds; then Rayleigh–Ritz: eig(ZᵀXᵀXZ) = W Θ Wᵀ, V = Z W. E is held in memory
+    as float32 (the input's own size); block products are float32, sums across blocks float64.
+    """
+    dim, n = emb.dim, emb.n_items
+    width = min(2 * top + 10, n, dim)
+    x = emb.load(np.float32)
+    step = rows or chunk_rows(dim)
+    total, squares, cosine = np.zeros(dim), 0.0, CosineSum(dim)
+    for start in range(1, n + 1, step):
+        block = x[start : start + step].astype(np.float64)
+        cosine.update(block)
+        total += block.sum(axis=0)
+        squares += float(np.einsum("ij,ij->", block, block))
+    mean = total / n if center else np.zeros(dim)
+    mean32 = mean.astype(np.float32)
+    trace = squares - n * float(mean @ mean)
+
+    def gram_times(z: np.ndarray) -> np.ndarray:
+        z32, acc = z.astype(np.float32), np.zeros_like(z)
+        for start in range(1, n + 1, step):
+            block = x[start : start + step] - mean32 if center else x[start : start + step]
+            acc += (block.T @ (block @ z32)).astype(np.float64)
+        return acc
+
+    rng = np.random.default_rng(seed)
+    z, _ = np.linalg.qr(rng.standard_normal((dim, width)))
+    for _ in range(power_iters):
+        z, _ = np.linalg.qr(gram_times(z))
+    ritz, w = linalg.eigh(z.T @ gram_times(z), check_finite=False)
+    # values: the top max(k, 10) Ritz values (top-10 share diagnostics); vectors: the top k.
+    values, vectors = ritz[::-1][: max(top, 10)], (z @ w[:, ::-1])[:, :top]
+    return _finish(emb, values, vectors, mean, center, cosine.value(), trace=trace)
+
+
+def project(
+    emb: EmbeddingsFile,
+    weights: np.ndarray,
+    *,
+    mean: np.ndarray | None = None,
+    dtype: type = np.float64,
+    rows: int | None = None,
+) -> np.ndarray:
+    """Second streamed pass: table [N+1, c] with rows (x − μ) W for items 1..N and row 0 zeros.
+
+    `dtype=float32` runs the products in single precision (for wide, stored-as-float32 outputs).
+    """
+    table = np.zeros((emb.n_items + 1, weights.shape[1]), dtype=dtype)
+    w = np.asarray(weights, dtype=dtype)
+    for start, block in emb.iter_rows(rows or chunk_rows(emb.dim)):
+        if mean is not None:
+            block -= mean
+        table[start : start + block.shape[0]] = block.astype(dtype, copy=False) @ w
+    return table
