@@ -31,62 +31,41 @@ RUNS = (
 )
 
 
-def generate(path: Path, rows: int, cols: int, seed: int, decay: float = 0.5) -> Path:
-    """Unit-norm rows: a power-law spectrum σᵢ ∝ i^-decay in a random orthonormal basis (random
-    signs, DCT-II, random column order) plus a common mean direction (anisotropy, like LLMs)."""
-    import h5py
+def power_law(rows: int, cols: int, seed: int, decay: float = 0.5) -> np.ndarray:
+    """Unit-norm float32 rows: a power-law spectrum σᵢ ∝ i^-decay in a random orthonormal basis
+    (random signs, DCT-II, random column order) plus a common mean direction (anisotropy, like
+    LLMs), made in blocks of 8192 rows."""
     from scipy.fft import dct
 
-    from specrec.artifacts import build_artifact, items_fingerprint
+    rng = np.random.default_rng(seed)
+    spectrum = ((1.0 + np.arange(cols)) ** -decay).astype(np.float32)
+    signs = rng.choice([-1.0, 1.0], size=cols).astype(np.float32)
+    order = rng.permutation(cols)
+    mean = rng.standard_normal(cols).astype(np.float32)
+    mean *= 1.2 * np.linalg.norm(spectrum) / np.linalg.norm(mean)
+    matrix = np.empty((rows, cols), dtype=np.float32)
+    for start in range(0, rows, 8192):
+        stop = min(start + 8192, rows)
+        z = rng.standard_normal((stop - start, cols), dtype=np.float32) * spectrum
+        block = dct(z * signs, norm="ortho", axis=1)[:, order] + mean
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        matrix[start:stop] = block
+    return matrix
 
-    ids = [f"item{i}" for i in range(1, rows + 1)]
-    fingerprint = items_fingerprint(ids)
-    config = {"synthetic": "power-law", "rows": rows, "cols": cols, "seed": seed, "decay": decay}
 
-    def build(tmp: Path) -> dict:
-        rng = np.random.default_rng(seed)
-        spectrum = ((1.0 + np.arange(cols)) ** -decay).astype(np.float32)
-        signs = rng.choice([-1.0, 1.0], size=cols).astype(np.float32)
-        order = rng.permutation(cols)
-        mean = rng.standard_normal(cols).astype(np.float32)
-        mean *= 1.2 * np.linalg.norm(spectrum) / np.linalg.norm(mean)
-        with h5py.File(tmp / "embeddings.h5", "w") as f:
-            data = f.create_dataset(
-                "embeddings", (rows + 1, cols), dtype=np.float32, chunks=(min(256, rows + 1), cols)
-            )
-            f.create_dataset("item_id", data=[""] + ids, dtype=h5py.string_dtype())
-            f.attrs.update(
-                {
-                    "encoder": "synthetic",
-                    "model": "power-law",
-                    "revision": "",
-                    "pooling": "mean",
-                    "padding_side": "right",
-                    "max_length": 0,
-                    "prompt": "",
-                    "text_template": "",
-                    "normalized": True,
-                    "dtype": "float32",
-                    "items_fingerprint": fingerprint,
-                }
-            )
-            data[0] = 0.0
-            for start in range(1, rows + 1, 8192):
-                stop = min(start + 8192, rows + 1)
-                z = rng.standard_normal((stop - start, cols), dtype=np.float32) * spectrum
-                block = dct(z * signs, norm="ortho", axis=1)[:, order] + mean
-                block /= np.linalg.norm(block, axis=1, keepdims=True)
-                data[start:stop] = block
-        return {"rows": rows, "cols": cols}
+def generate(path: Path, rows: int, cols: int, seed: int, decay: float = 0.5) -> Path:
+    """The `power_law` embeddings artifact at `path`, made only if not already there."""
+    from specrec.testing.synthetic import write_embeddings
 
-    build_artifact(
+    write_embeddings(
         path,
-        kind="embeddings",
-        config=config,
-        inputs={},
-        items_fp=fingerprint,
-        build=build,
+        lambda: power_law(rows, cols, seed, decay),
+        [f"item{i}" for i in range(1, rows + 1)],
+        config={"synthetic": "power-law", "rows": rows, "cols": cols, "seed": seed, "decay": decay},
+        force=False,
         log=lambda m: print(m, file=sys.stderr),
+        model="power-law",
+        normalized=True,
     )
     return path
 

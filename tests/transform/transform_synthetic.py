@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import h5py
 import numpy as np
 import polars as pl
 
 from specrec.artifacts import build_artifact, items_fingerprint
+from specrec.testing import synthetic
+from specrec.testing.synthetic import anisotropic
 
-
-def anisotropic(
-    n: int,
-    d: int,
-    *,
-    seed: int = 0,
-    decay: float = 1.0,
-    offset: float = 3.0,
-    rank: int | None = None,
-) -> np.ndarray:
-    """n×d rows with a power-law spectrum σᵢ ∝ i^-decay in a random basis plus a common mean."""
-    rng = np.random.default_rng(seed)
-    r = rank or min(n, d)
-    basis, _ = np.linalg.qr(rng.standard_normal((d, r)))
-    scores = rng.standard_normal((n, r)) * (1.0 + np.arange(r)) ** -decay
-    direction = rng.standard_normal(d)
-    matrix = scores @ basis.T + offset * direction / np.linalg.norm(direction)
-    return matrix.astype(np.float32).astype(np.float64)
+__all__ = ["anisotropic", "item_ids", "write_dataset", "write_embeddings"]
 
 
 def item_ids(n: int, prefix: str = "item") -> list[str]:
@@ -36,43 +19,8 @@ def item_ids(n: int, prefix: str = "item") -> list[str]:
 
 
 def write_embeddings(path: Path, matrix: np.ndarray, ids: list[str] | None = None) -> Path:
-    """An embeddings artifact (DESIGN §4): /embeddings [N+1, D] float32, row 0 zeros, /item_id."""
-    n, d = matrix.shape
-    ids = ids or item_ids(n)
-    fingerprint = items_fingerprint(ids)
-    rows = np.vstack([np.zeros((1, d)), matrix]).astype(np.float32)
-
-    def build(tmp: Path) -> dict:
-        with h5py.File(tmp / "embeddings.h5", "w") as f:
-            f.create_dataset("embeddings", data=rows, chunks=(min(32, n + 1), d))
-            f.create_dataset("item_id", data=[""] + ids, dtype=h5py.string_dtype())
-            attrs = {
-                "encoder": "synthetic",
-                "model": "synthetic",
-                "revision": "",
-                "pooling": "mean",
-                "padding_side": "right",
-                "max_length": 0,
-                "prompt": "",
-                "text_template": "",
-                "normalized": False,
-                "dtype": "float32",
-                "items_fingerprint": fingerprint,
-            }
-            f.attrs.update(attrs)
-        return {"items": n, "dim": d}
-
-    digest = hashlib.sha256(rows.tobytes()).hexdigest()
-    config = {"encoder": "synthetic", "digest": digest}
-    build_artifact(
-        path,
-        kind="embeddings",
-        config=config,
-        inputs={},
-        items_fp=fingerprint,
-        build=build,
-        force=True,
-    )
+    """`synthetic.write_embeddings` with ids item1..itemN by default; returns the path."""
+    synthetic.write_embeddings(path, matrix, ids or item_ids(len(matrix)))
     return path
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -48,6 +50,23 @@ class TransformerLayer(nn.Module):
         attended = attended.transpose(1, 2).reshape(batch, length, dim)
         x = self.norm1(x + self.dropout(self.out(attended)))
         return self.norm2(x + self.dropout(self.ffn_out(self.activation(self.ffn_in(x)))))
+
+
+def transformer_stack(config: Any) -> nn.ModuleList:
+    """`config.n_layers` post-LN `TransformerLayer`s of the config's dim, n_heads, inner_size,
+    hidden_dropout, attn_dropout, layer_norm_eps and activation (RecBole's TransformerEncoder)."""
+    return nn.ModuleList(
+        TransformerLayer(
+            config.dim,
+            config.n_heads,
+            config.inner_size,
+            config.hidden_dropout,
+            config.attn_dropout,
+            config.layer_norm_eps,
+            config.activation,
+        )
+        for _ in range(config.n_layers)
+    )
 
 
 def additive_mask(valid: Tensor, causal: bool, dtype: torch.dtype) -> Tensor:

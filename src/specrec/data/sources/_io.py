@@ -127,6 +127,49 @@ def classify_files(
     return found
 
 
+def locate_reviews(
+    paths: list[Path],
+    *,
+    source: str,
+    is_review: Callable[[dict], bool],
+    is_meta: Callable[[dict], bool],
+) -> dict[str, Path]:
+    """Role -> file for a reviews source: the reviews file ('interactions', required) and the
+    item metadata file ('items', optional), both JSON lines recognised by their first record."""
+    if not paths:
+        raise SpecrecError(f"source {source} needs the reviews file (and the meta file) as paths")
+    return classify_files(
+        paths,
+        {"interactions": is_review, "items": is_meta},
+        source=source,
+        required=("interactions",),
+    )
+
+
+def read_item_meta(
+    files: dict[str, Path],
+    *,
+    key: str,
+    fields: tuple[str, ...],
+    separators: dict[str, str] | None = None,
+) -> pl.DataFrame:
+    """The item metadata of the optional 'items' file: one row per `key` value (its first
+    record), `item_id` and each of `fields` as one string (`join_text` with ', ' unless
+    `separators` names another); without that file, an empty frame with those columns."""
+    schema = {"item_id": pl.String, **dict.fromkeys(fields, pl.String)}
+    if "items" not in files:
+        return pl.DataFrame(schema=schema)
+    separators = separators or {}
+    rows: dict[str, list] = {name: [] for name in schema}
+    for record in iter_records(files["items"]):
+        if record.get(key) is None:
+            continue
+        rows["item_id"].append(str(record[key]))
+        for field in fields:
+            rows[field].append(join_text(record.get(field), separators.get(field, ", ")))
+    return pl.DataFrame(rows, schema=schema).unique("item_id", keep="first", maintain_order=True)
+
+
 def iter_records(path: Path) -> Iterator[dict]:
     """Records of a JSON-lines (or dict-literal lines) file, with the line number in errors."""
     with open_text(path) as handle:

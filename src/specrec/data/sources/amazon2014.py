@@ -7,8 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from specrec.data.sources import SOURCES, RawData, Source
-from specrec.data.sources._io import classify_files, iter_records, join_text, read_jsonl
-from specrec.errors import SpecrecError
+from specrec.data.sources._io import locate_reviews, read_item_meta, read_jsonl
 
 REVIEW_SCHEMA = {
     "reviewerID": pl.String,
@@ -16,7 +15,7 @@ REVIEW_SCHEMA = {
     "overall": pl.Float64,
     "unixReviewTime": pl.Int64,
 }
-META_FIELDS = ("title", "brand", "categories", "price", "description")
+META_FIELDS = ("title", "brand", "categories", "price", "description")  # lists flattened, ", "
 
 
 def is_review(record: dict) -> bool:
@@ -27,19 +26,6 @@ def is_meta(record: dict) -> bool:
     return "asin" in record and "reviewerID" not in record
 
 
-def read_meta(path: Path) -> pl.DataFrame:
-    """One row per asin: title, brand, categories (flattened, ', '), price, description."""
-    rows: dict[str, list] = {"item_id": [], **{field: [] for field in META_FIELDS}}
-    for record in iter_records(path):
-        if record.get("asin") is None:
-            continue
-        rows["item_id"].append(str(record["asin"]))
-        for field in META_FIELDS:
-            rows[field].append(join_text(record.get(field)))
-    schema = {name: pl.String for name in rows}
-    return pl.DataFrame(rows, schema=schema).unique("item_id", keep="first", maintain_order=True)
-
-
 @SOURCES.register("amazon2014")
 class Amazon2014(Source):
     """`reviews_<Cat>[_5].json[.gz]` + optional `meta_<Cat>.json[.gz]`, named or in one folder."""
@@ -47,16 +33,7 @@ class Amazon2014(Source):
     name = "amazon2014"
 
     def locate(self, paths: list[Path], columns: dict[str, str] | None) -> dict[str, Path]:
-        if not paths:
-            raise SpecrecError(
-                "source amazon2014 needs the reviews file (and the meta file) as paths"
-            )
-        return classify_files(
-            paths,
-            {"interactions": is_review, "items": is_meta},
-            source="amazon2014",
-            required=("interactions",),
-        )
+        return locate_reviews(paths, source=self.name, is_review=is_review, is_meta=is_meta)
 
     def default_template(self, files: dict[str, Path], columns: dict[str, str] | None) -> str:
         return "{title}[. Brand: {brand}][. Categories: {categories}]" if "items" in files else ""
@@ -69,11 +46,5 @@ class Amazon2014(Source):
             pl.col("unixReviewTime").alias("timestamp"),
             pl.col("overall").alias("rating"),
         )
-        items = (
-            read_meta(files["items"])
-            if "items" in files
-            else pl.DataFrame(
-                schema={"item_id": pl.String, **dict.fromkeys(META_FIELDS, pl.String)}
-            )
-        )
+        items = read_item_meta(files, key="asin", fields=META_FIELDS)
         return RawData(interactions=inter, items=items)

@@ -7,8 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from specrec.data.sources import SOURCES, RawData, Source
-from specrec.data.sources._io import classify_files, iter_records, join_text, read_jsonl
-from specrec.errors import SpecrecError
+from specrec.data.sources._io import locate_reviews, read_item_meta, read_jsonl
 
 REVIEW_SCHEMA = {
     "user_id": pl.String,
@@ -26,7 +25,7 @@ META_FIELDS = (
     "details",
     "price",
 )
-SEPARATORS = {"features": " ", "description": " ", "details": "; "}
+SEPARATORS = {"features": " ", "description": " ", "details": "; "}  # details: "key: value; ..."
 MS_PER_SECOND = 1000
 
 
@@ -38,19 +37,6 @@ def is_meta(record: dict) -> bool:
     return "parent_asin" in record and "user_id" not in record
 
 
-def read_meta(path: Path) -> pl.DataFrame:
-    """One row per parent_asin; list fields joined, `details` as 'key: value; ...'."""
-    rows: dict[str, list] = {"item_id": [], **{field: [] for field in META_FIELDS}}
-    for record in iter_records(path):
-        if record.get("parent_asin") is None:
-            continue
-        rows["item_id"].append(str(record["parent_asin"]))
-        for field in META_FIELDS:
-            rows[field].append(join_text(record.get(field), SEPARATORS.get(field, ", ")))
-    schema = {name: pl.String for name in rows}
-    return pl.DataFrame(rows, schema=schema).unique("item_id", keep="first", maintain_order=True)
-
-
 @SOURCES.register("amazon2023")
 class Amazon2023(Source):
     """`<Cat>.jsonl[.gz]` reviews + optional `meta_<Cat>.jsonl[.gz]`; items are parent_asin."""
@@ -58,16 +44,7 @@ class Amazon2023(Source):
     name = "amazon2023"
 
     def locate(self, paths: list[Path], columns: dict[str, str] | None) -> dict[str, Path]:
-        if not paths:
-            raise SpecrecError(
-                "source amazon2023 needs the reviews file (and the meta file) as paths"
-            )
-        return classify_files(
-            paths,
-            {"interactions": is_review, "items": is_meta},
-            source="amazon2023",
-            required=("interactions",),
-        )
+        return locate_reviews(paths, source=self.name, is_review=is_review, is_meta=is_meta)
 
     def default_template(self, files: dict[str, Path], columns: dict[str, str] | None) -> str:
         return "{title}[. Store: {store}][. Categories: {categories}]" if "items" in files else ""
@@ -80,11 +57,7 @@ class Amazon2023(Source):
             (pl.col("timestamp") // MS_PER_SECOND).alias("timestamp"),
             pl.col("rating"),
         )
-        items = (
-            read_meta(files["items"])
-            if "items" in files
-            else pl.DataFrame(
-                schema={"item_id": pl.String, **dict.fromkeys(META_FIELDS, pl.String)}
-            )
+        items = read_item_meta(
+            files, key="parent_asin", fields=META_FIELDS, separators=SEPARATORS
         )
         return RawData(interactions=inter, items=items)

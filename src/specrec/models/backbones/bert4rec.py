@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
 from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
-from specrec.models.layers import TransformerLayer, additive_mask, init_normal
+from specrec.models.layers import additive_mask, init_normal, transformer_stack
 
 
 @dataclass
@@ -54,18 +54,7 @@ class BERT4Rec(Backbone):
         self.position = nn.Embedding(config.max_len, config.dim)
         self.norm = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
-        self.layers = nn.ModuleList(
-            TransformerLayer(
-                config.dim,
-                config.n_heads,
-                config.inner_size,
-                config.hidden_dropout,
-                config.attn_dropout,
-                config.layer_norm_eps,
-                config.activation,
-            )
-            for _ in range(config.n_layers)
-        )
+        self.layers = transformer_stack(config)
         self.head = nn.Linear(config.dim, config.dim)
         self.head_norm = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.apply(lambda m: init_normal(m, config.init_std))
