@@ -165,13 +165,21 @@ def read_transform(path: Path) -> Transform:
         diagnostics = read_diagnostics(path)
     except OSError as exc:
         raise SpecrecError(f"cannot read diagnostics of '{path}' ({exc}); rerun transform --force")
-    spectra = {
-        name: np.asarray(value, dtype=np.float64).ravel()
-        for name, value in diagnostics.items()
-        if np.ndim(value) >= 1 and ("spectrum" in name or "singular" in name)
-    }
+    diagnostics = {_before_after_name(name): value for name, value in diagnostics.items()}
+    arrays = {n: v for n, v in diagnostics.items() if np.ndim(v) >= 1}
+    # singular values are what the plots draw; other spectra only when none are stored
+    keep = [n for n in arrays if "singular" in n] or [n for n in arrays if "spectrum" in n]
+    spectra = {name: np.asarray(arrays[name], dtype=np.float64).ravel() for name in keep}
     scalars = {name: float(v) for name, v in diagnostics.items() if np.ndim(v) == 0}
     return Transform(path, table.meta, table.method, table.fusion, table.params, spectra, scalars)
+
+
+def _before_after_name(name: str) -> str:
+    """`input_X` -> `X_before`, `output_X` -> `X_after` (the transform stage's naming)."""
+    for prefix, suffix in (("input_", "_before"), ("output_", "_after")):
+        if name.startswith(prefix):
+            return name[len(prefix):] + suffix
+    return name
 
 
 def read_ranks(path: Path) -> tuple[np.ndarray, np.ndarray]:

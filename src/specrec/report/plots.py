@@ -103,16 +103,17 @@ def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str 
             if transform in ace:
                 color, label = shades[ace.index(transform)], f"ACE λ={ace_lambda(transform):g}"
             else:
-                color, label = others(i % 10), transform_label(transform)
+                color, label = others(i % 10), transform.method
             axes.plot(np.arange(1, len(values) + 1), _positive(values / values[0]),
                       color=color, label=label)
     axes.set_yscale("log")
+    axes.set_ylim(bottom=max(axes.get_ylim()[0], 1e-4))  # the rank-deficient tail is noise
     axes.set_xlabel("singular direction i (descending)")
     axes.set_ylabel("normalised singular value σ_i / σ_1")
-    axes.set_title("Normalised singular-value spectra", fontsize=11)
-    axes.legend(fontsize=8, loc="lower left")
-    if title:
-        figure.suptitle(title)
+    axes.set_title(title or "Normalised singular-value spectra", fontsize=10)
+    handles, labels = axes.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    axes.legend(unique.values(), unique.keys(), fontsize=8, loc="lower left")
     return _save(figure, path)
 
 
