@@ -1,0 +1,27 @@
+"""The report reads a transform artifact written by the real transform stage (input_/output_ names)."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from specrec.report import report
+from specrec.testing.synthetic import write_embeddings
+from specrec.transform.transform import transform
+
+
+def test_real_ace_artifact_gives_before_after_pairs_and_plots(tmp_path):
+    rng = np.random.default_rng(0)
+    matrix = np.zeros((41, 12))
+    matrix[1:] = rng.normal(size=(40, 12)) * np.linspace(3.0, 0.1, 12) + 1.0
+    write_embeddings(tmp_path / "emb", matrix)
+    transform(method="ace", embeddings=tmp_path / "emb", out=tmp_path / "ace", dim=4,
+              params={"lambda": "0,100"})
+    report(inputs=[tmp_path / "ace" / "lambda-0", tmp_path / "ace" / "lambda-100"],
+           out=tmp_path / "report")
+    diagnostics = pl.read_csv(tmp_path / "report" / "diagnostics.csv")
+    for column in ("effective_rank_before", "effective_rank_after", "mean_cosine_before"):
+        assert column in diagnostics.columns
+    after = dict(zip(diagnostics["artifact"], diagnostics["effective_rank_after"]))
+    assert after["lambda-0"] == pytest.approx(4.0, rel=1e-6) and after["lambda-100"] < 4.0  # λ=0 flattens
+    assert (tmp_path / "report" / "spectra.png").stat().st_size > 10_000
+
