@@ -21,7 +21,8 @@ def train_cli(
     dim: int = typer.Option(64, help="Hidden / item embedding size."),
     max_len: int = typer.Option(50, help="Maximum history length."),
     loss: str = typer.Option("ce", help="ce | bce | infonce | gbce | sampled-softmax."),
-    samples: str = typer.Option("prefixes", help="prefixes (RecBole) | windows (loss at every position)."),
+    samples: str = typer.Option(
+        "windows", help="windows (loss at every position of a window) | prefixes (RecBole)."),
     window_stride: Optional[int] = typer.Option(None, help="Windows: new targets per window (default max-len)."),
     window_jitter: bool = typer.Option(True, help="Windows: shift window boundaries every epoch."),
     batch_size: Optional[int] = typer.Option(
