@@ -15,6 +15,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from specrec.data.dataset import SequenceData
+from specrec.errors import SpecrecError
 from specrec.evaluate.metrics import summarize
 from specrec.evaluate.protocol import rank_split
 from specrec.models.losses.base import Loss
@@ -115,7 +116,8 @@ def run_epochs(
             n_targets += int((batch.targets > 0).sum())
         seconds = time.perf_counter() - started
         if not math.isfinite(total):
-            raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {total})")
+            raise SpecrecError(f"training diverged at epoch {epoch + 1} (loss {total}); "
+                               "lower --lr or check the item table's scale")
         _, ranks = rank_split(model, data, "valid", batch_size=settings.eval_batch_size, device=device)
         valid = summarize(ranks, settings.ks)
         score = valid[settings.valid_metric]
