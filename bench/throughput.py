@@ -33,7 +33,7 @@ def measure(data, backbone: str, samples_mode: str, steps: int, warmup: int) -> 
         cloze = (model.backbone.config.mask_ratio, model.backbone.config.ft_ratio)
     generator = torch.Generator().manual_seed(0)
     batches = samples.batches(config.batch_size, epoch=0, seed=0, cloze=cloze)
-    targets, elapsed = 0, 0.0
+    targets, elapsed, timed = 0, 0.0, 0
     for step in range(warmup + steps):
         try:
             batch = next(batches)
@@ -48,7 +48,9 @@ def measure(data, backbone: str, samples_mode: str, steps: int, warmup: int) -> 
         if step >= warmup:
             elapsed += time.perf_counter() - started
             targets += int((batch.targets > 0).sum())
-    per_epoch = samples.n_targets / (targets / elapsed)
+            timed += 1
+    steps_per_epoch = -(-len(samples) // config.batch_size)
+    per_epoch = steps_per_epoch * elapsed / timed  # cloze epochs supervise only masked positions
     return {"backbone": backbone, "samples": samples_mode, "batch": config.batch_size,
             "targets_per_s": targets / elapsed, "epoch_s": per_epoch}
 
