@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from specrec.embed.encoders.base import EncoderSettings
-from specrec.embed.encoders.locate import offline
+from specrec.embed.encoders.locate import quiet_offline_transformers
 from specrec.embed.pooling import pool, position_ids
 from specrec.errors import SpecrecError
 
@@ -22,12 +22,8 @@ class TransformersEncoder:
     """Any Hugging Face encoder or decoder model with mean, CLS or last-token pooling."""
 
     def __init__(self, settings: EncoderSettings, *, device: str, compute_dtype: str) -> None:
-        offline()
-        import transformers
+        transformers = quiet_offline_transformers()
         from transformers import AutoModel, AutoTokenizer
-
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
         self.settings = settings
         self.device = torch.device(device)
         self.dtype = getattr(torch, compute_dtype)

@@ -31,6 +31,16 @@ def offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+def quiet_offline_transformers():
+    """`offline()`, then import transformers with its logging and progress bars silenced."""
+    offline()
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
 def local_model_dir(model: str) -> tuple[Path, str] | None:
     """`(directory, revision)` when `model` names an existing local folder; None for a hub name.
 

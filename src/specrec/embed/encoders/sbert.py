@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from specrec.embed.encoders.base import EncoderSettings
-from specrec.embed.encoders.locate import offline
+from specrec.embed.encoders.locate import quiet_offline_transformers
 from specrec.errors import SpecrecError
 
 
@@ -20,12 +20,8 @@ class SentenceTransformersEncoder:
     """A sentence-transformers model folder run exactly as its modules.json says."""
 
     def __init__(self, settings: EncoderSettings, *, device: str, compute_dtype: str) -> None:
-        offline()
-        import transformers
+        quiet_offline_transformers()
         from sentence_transformers import SentenceTransformer
-
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
         self.settings = settings
         self.dtype = getattr(torch, compute_dtype)
         self.device = torch.device(device)
