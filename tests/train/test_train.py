@@ -51,8 +51,11 @@ def test_rerun_is_skipped_and_force_redoes(markov, tmp_path, capsys):
     again = train(dataset=markov, out=tmp_path / "run", config=config, device="cpu",
                   log=lambda m: print(m))
     assert again.fingerprint == first.fingerprint and "up to date" in capsys.readouterr().out
-    redone = train(dataset=markov, out=tmp_path / "run", config=config, device="cpu", force=True)
-    assert redone.created_utc >= first.created_utc
+    redone = train(dataset=markov, out=tmp_path / "run", config=config, device="cpu", force=True,
+                   log=lambda m: print(m))
+    output = capsys.readouterr().out
+    assert "up to date" not in output and "training sasrec" in output
+    assert redone.fingerprint == first.fingerprint
 
 
 def test_resume_after_interruption_reproduces_the_uninterrupted_run(markov, tmp_path):
