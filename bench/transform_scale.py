@@ -23,12 +23,16 @@ from pathlib import Path
 import numpy as np
 
 RUNS = (
+    ("pca", "auto"),
+    ("whiten", "auto"),
+    ("ace", "auto"),
     ("pca", "exact"),
     ("whiten", "exact"),
     ("ace", "exact"),
     ("pca", "randomized"),
     ("ace", "randomized"),
 )
+"""(method, --solver): `auto` is what a plain `specrec transform METHOD` runs (here: mixed)."""
 
 
 def power_law(rows: int, cols: int, seed: int, decay: float = 0.5) -> np.ndarray:
@@ -79,7 +83,7 @@ def child_transform(args: argparse.Namespace) -> None:
         embeddings=args.embeddings,
         out=args.target,
         dim=args.dim,
-        params={} if args.solver == "exact" else {"solver": args.solver},
+        params={"solver": args.solver},
         force=True,
         log=lambda m: None,
     )
@@ -89,6 +93,7 @@ def child_transform(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "seconds": seconds,
+                "ran": meta.stats["solver"],
                 "erank_in": diag["input_effective_rank"],
                 "erank_out": diag["output_effective_rank"],
                 "cos_in": diag["input_mean_cosine"],
@@ -148,22 +153,48 @@ def measure(argv: list[str], threads: int, timeout: float | None) -> dict:
     return result
 
 
+def compare_to_exact(rows: list[tuple[str, int, dict]]) -> None:
+    """`vs_exact` = sin of the largest principal angle between the column spaces of T and of the
+    same method's exact table, ‖Q − Q_e Q_eᵀ Q‖₂ with Q = orth(T): 0 = the same subspace (it
+    ignores rotations within near-equal eigenvalues, which an entrywise error would count)."""
+    import h5py
+
+    def table(path: Path) -> np.ndarray:
+        with h5py.File(path / "table.h5", "r") as f:
+            return f["item_table"][...]
+
+    exact = {
+        (name.split()[0], threads): r["table"]
+        for name, threads, r in rows
+        if name.endswith("(exact)") and r["status"] == "ok"
+    }
+    for name, threads, r in rows:
+        reference = exact.get((name.split()[0], threads))
+        if reference is None or r["status"] != "ok" or name.endswith("(exact)"):
+            continue
+        want = np.linalg.qr(table(reference)[1:].astype(np.float64))[0]
+        got = np.linalg.qr(table(r["table"])[1:].astype(np.float64))[0]
+        r["vs_exact"] = float(np.linalg.norm(got - want @ (want.T @ got), 2))
+
+
 def report(
     args: argparse.Namespace, rows: list[tuple[str, int, dict]], gen_s: float, load: str
 ) -> str:
     input_gib = args.rows * args.cols * 4 / 2**30
     lines = [
-        "| run | threads | status | transform s | process wall s | peak RSS GiB | RSS / input "
-        "| erank in → out | mean cos in → out |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | ran | threads | status | transform s | process wall s | peak RSS GiB "
+        "| RSS / input | sin θ vs exact | erank in → out | mean cos in → out |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, threads, r in rows:
         seconds = f"{r['seconds']:.1f}" if "seconds" in r else "-"
         erank = f"{r['erank_in']:.1f} → {r['erank_out']:.1f}" if "erank_in" in r else "-"
         cos = f"{r['cos_in']:.3f} → {r['cos_out']:.3f}" if "cos_in" in r else "-"
+        vs_exact = f"{r['vs_exact']:.1e}" if "vs_exact" in r else "-"
         lines.append(
-            f"| {name} | {threads} | {r['status']} | {seconds} | {r['wall']:.1f} | "
-            f"{r['rss_gib']:.2f} | {r['rss_gib'] / input_gib:.2f} | {erank} | {cos} |"
+            f"| {name} | {r.get('ran', '-')} | {threads} | {r['status']} | {seconds} | "
+            f"{r['wall']:.1f} | {r['rss_gib']:.2f} | {r['rss_gib'] / input_gib:.2f} | "
+            f"{vs_exact} | {erank} | {cos} |"
         )
     after = " ".join(f"{v:.2f}" for v in os.getloadavg())
     command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
@@ -189,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--svd-timeout", type=float, default=600.0)
     parser.add_argument("--skip-svd", action="store_true")
+    parser.add_argument("--runs", default=None, help="subset, e.g. 'pca:auto,ace:exact'")
     parser.add_argument("--report", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--child", choices=("transform", "svd"), help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)
@@ -207,16 +239,21 @@ def main(argv: list[str] | None = None) -> None:
     generate(emb, args.rows, args.cols, args.seed)
     gen_s = time.perf_counter() - started
     thread_counts = [int(t) for t in str(args.threads).split(",")]
+    runs = [tuple(r.split(":")) for r in args.runs.split(",")] if args.runs else RUNS
     rows = []
     for threads in thread_counts:
-        for method, solver in RUNS:
+        for method, solver in runs:
             print(
                 f"running {method} ({solver}), {threads} threads ...", file=sys.stderr, flush=True
             )
             child = ["--child", "transform", "--method", method, "--solver", solver]
             child += ["--dim", str(args.dim), "--embeddings", str(emb)]
-            child += ["--target", str(args.out / f"{method}-{solver}")]
-            rows.append((f"{method} ({solver})", threads, measure(child, threads, None)))
+            target = args.out / f"{method}-{solver}-t{threads}"
+            child += ["--target", str(target)]
+            result = measure(child, threads, None)
+            result["table"] = target
+            rows.append((f"{method} ({solver})", threads, result))
+    compare_to_exact(rows)
     if not args.skip_svd:
         threads = max(thread_counts)
         print(f"running numpy.linalg.svd, {threads} threads ...", file=sys.stderr, flush=True)

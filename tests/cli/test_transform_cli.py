@@ -86,13 +86,13 @@ def test_every_method_option_reaches_the_stage(artifacts, tmp_path, capsys):
         tmp_path / "w",
         "--dim",
         4,
-        "--mode",
+        "--features",
         "zca",
         "--eps",
         0.001,
     )
     assert code == 0, err
-    assert read_table(tmp_path / "w").params["mode"] == "zca"
+    assert read_table(tmp_path / "w").params["features"] == "zca"
     code, _, err = _run(
         capsys,
         "llminit",

@@ -15,6 +15,7 @@ N_ITEMS, DIM = 150, 24
 def small_blocks(monkeypatch):
     """16-row blocks, so every streamed pass really runs over many chunks."""
     monkeypatch.setattr(spectral, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(spectral, "MIXED_BLOCK_BYTES", 1)
 
 
 @pytest.fixture(scope="session")

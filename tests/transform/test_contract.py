@@ -143,7 +143,7 @@ def test_pca_matches_sklearn_including_signs(emb_path, dataset_path, tmp_path, m
 
 
 def test_whiten_covariance_is_identity(emb_path, dataset_path, tmp_path):
-    _run("whiten", emb_path, dataset_path, tmp_path / "t", eps=0.0)
+    _run("whiten", emb_path, dataset_path, tmp_path / "t", features="pca", eps=0.0)
     table = read_table(tmp_path / "t")
     features = table.basis["features"][1:].astype(np.float64)
     assert features.shape[1] == 24
@@ -153,13 +153,13 @@ def test_whiten_covariance_is_identity(emb_path, dataset_path, tmp_path):
 
 
 def test_whiten_default_eps_is_nearly_identity_and_zca_too(emb_path, dataset_path, tmp_path):
-    _run("whiten", emb_path, dataset_path, tmp_path / "p")
+    _run("whiten", emb_path, dataset_path, tmp_path / "p", features="pca")
     pca = read_table(tmp_path / "p").basis["features"][1:].astype(np.float64)
     cov = np.cov(pca, rowvar=False, bias=True)
     np.testing.assert_allclose(cov, np.eye(24), atol=2e-3)  # ε = 1e-6·λ₁ on a 1:24² spectrum
     assert not np.allclose(cov, np.eye(24), atol=1e-6)
-    _run("whiten", emb_path, dataset_path, tmp_path / "z", mode="zca", eps=0.0)
-    _run("whiten", emb_path, dataset_path, tmp_path / "p0", mode="pca", eps=0.0)
+    _run("whiten", emb_path, dataset_path, tmp_path / "z", features="zca", eps=0.0)
+    _run("whiten", emb_path, dataset_path, tmp_path / "p0", features="pca", eps=0.0)
     zca = read_table(tmp_path / "z").basis["features"][1:].astype(np.float64)
     pca = read_table(tmp_path / "p0").basis["features"][1:].astype(np.float64)
     np.testing.assert_allclose(np.cov(zca, rowvar=False, bias=True), np.eye(24), atol=1e-4)

@@ -79,7 +79,7 @@ def test_whiten_with_fewer_items_than_dims_uses_the_non_null_directions(make_emb
         embeddings=make_embeddings(matrix),
         out=tmp_path / "t",
         dim=5,
-        params={"eps": 0.0},
+        params={"eps": 0.0, "features": "pca"},
         log=lines.append,
     )
     assert any("rank-deficient" in line for line in lines)

@@ -92,10 +92,10 @@ def test_unknown_method_option_and_choice(emb_path, tmp_path):
     )
     _fails(
         tmp_path,
-        "--mode 'pcaa' is invalid: choose one of: pca, zca",
+        "--features 'pcaa' is invalid: choose one of: none, pca, zca",
         method="whiten",
         embeddings=emb_path,
-        params={"mode": "pcaa"},
+        params={"features": "pcaa"},
     )
     _fails(
         tmp_path,

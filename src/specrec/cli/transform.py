@@ -52,12 +52,15 @@ def transform_cli(
         None, "--cover/--no-cover", help="alphafuse: IDs replace the last components."
     ),
     id_init: Optional[str] = typer.Option(None, help="alphafuse: zeros (default) | normal."),
-    mode: Optional[str] = typer.Option(None, help="whiten: pca (default) | zca."),
+    features: Optional[str] = typer.Option(
+        None, help="whiten: also store the full whitened view: none (default) | pca | zca."
+    ),
     eps: Optional[float] = typer.Option(
         None, help="whiten, group-whiten: ridge ε·λ₁ (default 1e-6)."
     ),
     solver: Optional[str] = typer.Option(
-        None, help="pca, ace, alphafuse, llminit: exact (default) | randomized."
+        None, help="pca, ace, alphafuse, llminit, whiten, llmemb, spectran: auto (default) | exact | "
+        "mixed | randomized (docs/transforms.md)."
     ),
     param: Optional[list[str]] = typer.Option(
         None, help="KEY=VALUE for a method option without a flag of its own (repeatable)."
@@ -80,7 +83,7 @@ def transform_cli(
         "null_dim": null_dim,
         "cover": cover,
         "id_init": id_init,
-        "mode": mode,
+        "features": features,
         "eps": eps,
         "solver": solver,
     }

@@ -33,13 +33,16 @@ class EmbeddingsFile:
     def items_fingerprint(self) -> str:
         return str(self.meta.items_fingerprint)
 
-    def iter_rows(self, chunk_rows: int = 8192) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield `(start, block)` float64 blocks of rows 1..N (padding row skipped), checked finite."""
+    def iter_rows(
+        self, chunk_rows: int = 8192, dtype: type = np.float64
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield `(start, block)` blocks of rows 1..N (padding row skipped) as `dtype`, checked
+        finite."""
         with h5py.File(self.h5_path, "r") as f:
             data = f["embeddings"]
             for start in range(1, self.n_items + 1, chunk_rows):
                 stop = min(start + chunk_rows, self.n_items + 1)
-                block = np.asarray(data[start:stop], dtype=np.float64)
+                block = np.asarray(data[start:stop], dtype=dtype)
                 _check_finite(block, self.path, start)
                 yield start, block
 

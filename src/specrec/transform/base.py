@@ -165,7 +165,8 @@ def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 SOLVER = Option(
     "solver",
-    "exact",
+    "auto",
     choice(*SOLVERS),
-    "exact: streamed float64 Gram + eigendecomposition; randomized: top-k subspace iteration",
+    "exact: streamed float64 Gram + eigendecomposition; mixed: the same with float32 block "
+    "products; randomized: top-k subspace iteration; auto: mixed above 1e11 Gram flops, else exact",
 )

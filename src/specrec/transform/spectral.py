@@ -15,11 +15,32 @@ from specrec.transform.eigensolver import eigen_of_gram
 CHUNK_BYTES = 1 << 25
 """Rows per streamed block: about 32 MiB of float64."""
 
-SOLVERS = ("exact", "randomized")
+SOLVERS = ("auto", "exact", "mixed", "randomized")
+
+MIXED_ABOVE_FLOPS = 1e11
+"""`auto` takes `mixed` when the float64 Gram would cost more than this (2·N·D² flops; 100k × 4096
+is 3.4e12, ML-100K × 384 is 4e8): a few seconds of float64 work on two cores."""
+
+MIXED_BLOCK_BYTES = 1 << 27
+"""Rows per `mixed` block: about 128 MiB of float32 (8192 rows at D = 4096)."""
+
+MIXED_RANK_TOL = 1e-9
+"""`mixed` numerical rank: #{λᵢ > λ₁ · D · MIXED_RANK_TOL}, above the float32 product noise."""
 
 
 def chunk_rows(dim: int) -> int:
     return max(16, CHUNK_BYTES // (8 * dim))
+
+
+def resolve_solver(solver: str, emb: EmbeddingsFile, top: int | None) -> str:
+    """`auto` -> `mixed` for a top-k solve of a large N ≥ D input, else `exact`."""
+    if solver not in SOLVERS:
+        raise SpecrecError(f"unknown solver '{solver}'; choose one of: {', '.join(SOLVERS)}")
+    if solver != "auto":
+        return solver
+    n, dim = emb.n_items, emb.dim
+    large = n >= dim and 2.0 * n * dim * dim > MIXED_ABOVE_FLOPS
+    return "mixed" if large and top is not None else "exact"
 
 
 @dataclass
@@ -31,6 +52,7 @@ class Moments:
     gram: np.ndarray
     centered: bool
     mean_cosine: float
+    mixed: bool = False
 
 
 @dataclass
@@ -40,7 +62,8 @@ class Eigen:
     `values` are the squared singular values of X, descending: all min(N, D) of them when
     `complete`, else only the top ones (randomized solver; `trace` = Σ all values stays exact).
     `vectors [D, m]` are the top-m right singular vectors, each signed so that its largest-|.|
-    entry is positive. `rank` is the numerical rank (see `numerical_rank`).
+    entry is positive. `rank` is the numerical rank (see `numerical_rank`). `solver` is the
+    one that ran (`auto` resolved).
     """
 
     values: np.ndarray
@@ -52,6 +75,7 @@ class Eigen:
     trace: float
     complete: bool
     mean_cosine: float
+    solver: str = "exact"
 
     @property
     def singular_values(self) -> np.ndarray:
@@ -74,11 +98,19 @@ def stored_eps(emb: EmbeddingsFile) -> float:
     return float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps)
 
 
-def numerical_rank(values: np.ndarray, shape: tuple[int, int], eps: float) -> int:
-    """#{σᵢ > σ₁ · sqrt(max(N, D)) · ε_stored}: directions above the input's rounding noise."""
+def numerical_rank(
+    values: np.ndarray, shape: tuple[int, int], eps: float, mixed: bool = False
+) -> int:
+    """#{σᵢ > σ₁ · sqrt(max(N, D)) · ε_stored}: directions above the input's rounding noise.
+
+    With float32 block products (`mixed`) the floor is the products' own noise instead:
+    #{σᵢ² > σ₁² · D · MIXED_RANK_TOL}.
+    """
     sigma = np.sqrt(np.clip(values, 0.0, None))
     if sigma.size == 0 or sigma[0] == 0.0:
         return 0
+    if mixed:
+        return int(np.count_nonzero(sigma**2 > sigma[0] ** 2 * shape[1] * MIXED_RANK_TOL))
     return int(np.count_nonzero(sigma > sigma[0] * np.sqrt(max(shape)) * eps))
 
 
@@ -120,24 +152,30 @@ def mean_cosine(matrix: np.ndarray) -> float:
     return acc.value()
 
 
-def streamed_moments(emb: EmbeddingsFile, *, center: bool, rows: int | None = None) -> Moments:
-    """One pass over rows 1..N in float64: Gram EᵀE, or the centred ĒᵀĒ via a shifted pass.
+def streamed_moments(
+    emb: EmbeddingsFile, *, center: bool, rows: int | None = None, mixed: bool = False
+) -> Moments:
+    """One pass over rows 1..N: Gram EᵀE, or the centred ĒᵀĒ via a shifted pass.
 
     Centring uses the shift s = mean of the first block: ĒᵀĒ = Σ(x−s)(x−s)ᵀ − n(μ−s)(μ−s)ᵀ,
     which avoids the cancellation of EᵀE − nμμᵀ when the common mean dominates (anisotropy).
+    Block products are float64, or float32 when `mixed` (the stored precision, twice the BLAS
+    rate); the sums across blocks, the mean and the correction are float64 either way.
     """
     dim = emb.dim
+    dtype = np.float32 if mixed else np.float64
+    step = rows or (max(16, MIXED_BLOCK_BYTES // (4 * dim)) if mixed else chunk_rows(dim))
     gram = np.zeros((dim, dim))
     total = np.zeros(dim)
     shift: np.ndarray | None = None
     cosine = CosineSum(dim)
-    for _, block in emb.iter_rows(rows or chunk_rows(dim)):
+    for _, block in emb.iter_rows(step, dtype):
         cosine.update(block)
         if center:
             if shift is None:
-                shift = block.mean(axis=0)
+                shift = block.mean(axis=0, dtype=np.float64).astype(dtype)
             block -= shift
-        total += block.sum(axis=0)
+        total += block.sum(axis=0, dtype=np.float64)
         _add_gram(gram, block)
     _mirror_panels(gram)
     n = emb.n_items
@@ -145,7 +183,9 @@ def streamed_moments(emb: EmbeddingsFile, *, center: bool, rows: int | None = No
     if center:
         gram -= n * np.outer(mean, mean)
         mean = mean + shift
-    return Moments(n=n, mean=mean, gram=gram, centered=center, mean_cosine=cosine.value())
+    return Moments(
+        n=n, mean=mean, gram=gram, centered=center, mean_cosine=cosine.value(), mixed=mixed
+    )
 
 
 PANEL = 1024
@@ -177,11 +217,13 @@ def decompose(
     """Eigenpairs of the (centred) second-moment matrix of rows 1..N, top-`top` vectors.
 
     exact, N >= D: streamed D×D Gram in float64, then `eigen_of_gram`.
-    exact, N < D: the N×N Gram XXᵀ = U S² Uᵀ, then V = Xᵀ U S⁻¹ (only for the top vectors).
+    mixed, N >= D: the same with float32 block products summed in float64 (`streamed_moments`).
+    exact or mixed, N < D: the N×N Gram XXᵀ = U S² Uᵀ in float64, then V = Xᵀ U S⁻¹ (only for
+    the top vectors).
     randomized: subspace iteration on XᵀX for the top vectors only (`randomized_eigen`).
+    auto: `resolve_solver`.
     """
-    if solver not in SOLVERS:
-        raise SpecrecError(f"unknown solver '{solver}'; choose one of: {', '.join(SOLVERS)}")
+    solver = resolve_solver(solver, emb, top)
     if solver == "randomized":
         if top is None:
             raise SpecrecError(
@@ -189,7 +231,7 @@ def decompose(
             )
         return randomized_eigen(emb, center=center, top=top, seed=seed, rows=rows)
     if emb.n_items >= emb.dim:
-        moments = streamed_moments(emb, center=center, rows=rows)
+        moments = streamed_moments(emb, center=center, rows=rows, mixed=solver == "mixed")
         return eigen_from_moments(emb, moments, top, overwrite=True)
     return _small_n_eigen(emb, center=center, top=top)
 
@@ -199,7 +241,10 @@ def eigen_from_moments(
 ) -> Eigen:
     """Eigen of streamed moments (`overwrite` lets it destroy `moments.gram` to save memory)."""
     values, vectors = eigen_of_gram(moments.gram, top, overwrite=overwrite)
-    return _finish(emb, values, vectors, moments.mean, moments.centered, moments.mean_cosine)
+    solver = "mixed" if moments.mixed else "exact"
+    return _finish(
+        emb, values, vectors, moments.mean, moments.centered, moments.mean_cosine, solver=solver
+    )
 
 
 def _finish(
@@ -210,11 +255,12 @@ def _finish(
     center: bool,
     cosine: float,
     trace: float | None = None,
+    solver: str = "exact",
 ) -> Eigen:
     """Package eigenpairs: clip, numerical rank, signs; `trace` given = spectrum incomplete."""
     values = np.clip(values, 0.0, None)
     eps = stored_eps(emb)
-    rank = numerical_rank(values, (emb.n_items, emb.dim), eps)
+    rank = numerical_rank(values, (emb.n_items, emb.dim), eps, mixed=solver == "mixed")
     return Eigen(
         values=values,
         vectors=fix_signs(vectors),
@@ -225,6 +271,7 @@ def _finish(
         trace=float(values.sum() if trace is None else trace),
         complete=trace is None,
         mean_cosine=cosine,
+        solver=solver,
     )
 
 
@@ -288,7 +335,9 @@ def randomized_eigen(
     ritz, w = linalg.eigh(z.T @ gram_times(z), check_finite=False)
     # values: the top max(k, 10) Ritz values (top-10 share diagnostics); vectors: the top k.
     values, vectors = ritz[::-1][: max(top, 10)], (z @ w[:, ::-1])[:, :top]
-    return _finish(emb, values, vectors, mean, center, cosine.value(), trace=trace)
+    return _finish(
+        emb, values, vectors, mean, center, cosine.value(), trace=trace, solver="randomized"
+    )
 
 
 def project(

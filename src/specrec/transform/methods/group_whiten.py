@@ -82,5 +82,5 @@ class GroupWhiten(Transform):
             },
             diagnostics=describe(eig, table),
             params={"covariance": "1/n", "item_table_view": "pca-k of group-whitened"},
-            stats={"rank": eig.rank, "group_sizes": sizes},
+            stats={"rank": eig.rank, "solver": eig.solver, "group_sizes": sizes},
         )

@@ -53,7 +53,7 @@ class LLMInit(Transform):
                 item_table=table,
                 diagnostics=describe(eig, table),
                 params={"covariance": "1/(n-1)"},
-                stats={"rank": eig.rank},
+                stats={"rank": eig.rank, "solver": eig.solver},
             )
         if k > emb.dim:
             raise SpecrecError(

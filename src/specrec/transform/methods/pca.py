@@ -30,5 +30,5 @@ class PCA(Transform):
             fusion="init",
             item_table=table,
             diagnostics=describe(eig, table),
-            stats={"rank": eig.rank, "explained_variance": float(explained)},
+            stats={"rank": eig.rank, "solver": eig.solver, "explained_variance": float(explained)},
         )

@@ -48,6 +48,6 @@ class SpecTran(Transform):
             fusion="adapter",
             basis={"U": left, "S": sigma.astype(np.float32)},
             diagnostics=describe(eig, left[:, :k] * sigma[:k]),
-            stats={"rank": rank, "numerical_rank": eig.rank,
+            stats={"rank": rank, "numerical_rank": eig.rank, "solver": eig.solver,
                    "sigma_ratio": float(sigma[0] / sigma[-1])},
         )

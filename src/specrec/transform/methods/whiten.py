@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from specrec.transform.base import (
+    SOLVER,
     TRANSFORMS,
     Option,
     Transform,
@@ -36,36 +37,42 @@ def warn_if_wide(source: TransformInput, what: str) -> None:
 
 @TRANSFORMS.register("whiten")
 class Whiten(Transform):
-    """Whitening of Ē = E − 1μᵀ with C = ĒᵀĒ/n (biased, as DWSRec) = P Λ Pᵀ, r = numerical rank:
+    """Whitening of Ē = E − 1μᵀ with C = ĒᵀĒ/n (biased, as DWSRec) = P Λ Pᵀ, r = numerical rank.
 
-    pca: X_w = Ē P_r (Λ_r + ε λ₁ I)^{-1/2}        [N+1, r]
-    zca: X_w = Ē P_r (Λ_r + ε λ₁ I)^{-1/2} P_rᵀ   [N+1, D]
-    `/item_table` = whitened PCA-k, Ē P_k (Λ_k + ε λ₁ I)^{-1/2} (fusion init, in both modes);
-    `/basis/features` = X_w, the frozen input of the WhitenRec adapter (Linear/MLP on it).
+    `/item_table` = whitened PCA-k, Ē P_k (Λ_k + ε λ₁ I)^{-1/2} (fusion init): needs only the
+    top-k axes. `features` also stores the full whitened view as `/basis/features` (the frozen
+    input of a WhitenRec-style adapter; costs all D axes and a second N × D matrix):
+      pca: X_w = Ē P_r (Λ_r + ε λ₁ I)^{-1/2}        [N+1, r]
+      zca: X_w = Ē P_r (Λ_r + ε λ₁ I)^{-1/2} P_rᵀ   [N+1, D]
     """
 
     name = "whiten"
-    options = (Option("mode", "pca", choice("pca", "zca"), "pca | zca whitening"), EPS)
+    options = (
+        Option("features", "none", choice("none", "pca", "zca"), "also store the full view"),
+        EPS,
+        SOLVER,
+    )
 
     def fit_one(self, source: TransformInput, params: dict) -> TransformResult:
-        emb, k = source.embeddings, source.dim
+        emb, k, view = source.embeddings, source.dim, params["features"]
         warn_if_wide(source, "whitening")
-        eig = decompose(emb, center=True, top=None)
+        top = None if view != "none" else k
+        eig = decompose(emb, center=True, top=top, solver=params["solver"], seed=source.seed)
         eig.require_rank(k)
-        rank = eig.rank
+        rank = eig.rank if view != "none" else k
         scale = whitening_scale(eig.values[:rank] / eig.n, params["eps"])
         axes = eig.vectors[:, :rank] * scale
-        if params["mode"] == "pca":
-            features = project(emb, axes, mean=eig.mean, dtype=np.float32)
-            table = features[:, :k].astype(np.float64)
-        else:
-            features = project(emb, axes @ eig.vectors[:, :rank].T, mean=eig.mean, dtype=np.float32)
-            table = project(emb, axes[:, :k], mean=eig.mean)
+        table = project(emb, axes[:, :k], mean=eig.mean)
+        basis, stats = {}, {"rank": eig.rank, "solver": eig.solver}
+        if view != "none":
+            weights = axes if view == "pca" else axes @ eig.vectors[:, :rank].T
+            basis["features"] = project(emb, weights, mean=eig.mean, dtype=np.float32)
+            stats["features_dim"] = int(basis["features"].shape[1])
         return TransformResult(
             fusion="init",
             item_table=table,
-            basis={"features": features},
+            basis=basis,
             diagnostics=describe(eig, table),
             params={"covariance": "1/n", "item_table_view": "whitened-pca-k"},
-            stats={"rank": rank, "features_dim": int(features.shape[1])},
+            stats=stats,
         )

@@ -1,0 +1,72 @@
+"""The `mixed` solver (float32 block products, float64 sums) against `exact`, and `auto`."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from transform_synthetic import anisotropic
+
+from specrec.embed.store import open_embeddings
+from specrec.transform import spectral
+from specrec.transform.store import read_table
+from specrec.transform.transform import transform
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_mixed_matches_exact_within_float32_product_noise(make_embeddings, center):
+    emb = open_embeddings(make_embeddings(anisotropic(400, 48, seed=4, decay=1.0)))
+    exact = spectral.decompose(emb, center=center, top=6, solver="exact")
+    mixed = spectral.decompose(emb, center=center, top=6, solver="mixed")
+    assert (exact.solver, mixed.solver) == ("exact", "mixed")
+    # every eigenvalue within 1e-6 of λ₁; the kept ones to 1e-5 relative; same axes and signs
+    assert np.abs(mixed.values - exact.values).max() < 1e-6 * exact.values[0]
+    np.testing.assert_allclose(mixed.values[:6], exact.values[:6], rtol=1e-5)
+    np.testing.assert_allclose(mixed.vectors, exact.vectors, atol=1e-4)
+    np.testing.assert_allclose(mixed.mean, exact.mean, atol=1e-6)
+    assert mixed.mean_cosine == pytest.approx(exact.mean_cosine, abs=1e-6)
+    assert mixed.rank == exact.rank == 48
+
+
+def test_mixed_numerical_rank_ignores_float32_product_noise(make_embeddings):
+    matrix = anisotropic(300, 40, seed=5, rank=10, offset=3.0)
+    emb = open_embeddings(make_embeddings(matrix))
+    mixed = spectral.decompose(emb, center=True, top=3, solver="mixed")
+    assert mixed.rank == 10
+    noise = mixed.values[10:].max() / mixed.values[0]
+    assert 0.0 <= noise < 40 * spectral.MIXED_RANK_TOL  # below the rank floor λ₁·D·tol
+
+
+def test_auto_takes_mixed_only_for_large_top_k_solves():
+    def fake(n, d):
+        return SimpleNamespace(n_items=n, dim=d)
+
+    assert spectral.resolve_solver("auto", fake(100_000, 4096), 64) == "mixed"
+    assert spectral.resolve_solver("auto", fake(100_000, 4096), None) == "exact"  # all axes
+    assert spectral.resolve_solver("auto", fake(1349, 384), 64) == "exact"  # small: float64
+    assert spectral.resolve_solver("auto", fake(3000, 8192), 64) == "exact"  # N < D route
+    assert spectral.resolve_solver("exact", fake(100_000, 4096), 64) == "exact"
+
+
+def test_auto_is_recorded_as_the_solver_that_ran(emb_path, tmp_path, monkeypatch):
+    small = transform(method="pca", embeddings=emb_path, out=tmp_path / "a", dim=4)
+    assert small.config["solver"] == "auto" and small.stats["solver"] == "exact"
+    monkeypatch.setattr(spectral, "MIXED_ABOVE_FLOPS", 0.0)  # this input now counts as large
+    large = transform(method="pca", embeddings=emb_path, out=tmp_path / "b", dim=4)
+    assert large.stats["solver"] == "mixed"
+    a, b = read_table(tmp_path / "a").item_table, read_table(tmp_path / "b").item_table
+    np.testing.assert_allclose(b, a, atol=1e-4 * np.abs(a).max())
+
+
+def test_whiten_without_features_needs_only_the_top_axes(emb_path, tmp_path):
+    meta = transform(method="whiten", embeddings=emb_path, out=tmp_path / "t", dim=5)
+    table = read_table(tmp_path / "t")
+    assert "features" not in table.basis and "features_dim" not in meta.stats
+    transform(method="whiten", embeddings=emb_path, out=tmp_path / "f", dim=5,
+              params={"features": "pca"})
+    full = read_table(tmp_path / "f")
+    np.testing.assert_allclose(table.item_table, full.item_table, atol=1e-9)
+    np.testing.assert_allclose(table.item_table[1:], full.basis["features"][1:, :5], atol=1e-5)
+    cov = np.cov(table.item_table[1:], rowvar=False, bias=True)
+    np.testing.assert_allclose(cov, np.eye(5), atol=2e-3)
