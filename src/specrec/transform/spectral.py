@@ -169,7 +169,7 @@ def streamed_moments(
     total = np.zeros(dim)
     shift: np.ndarray | None = None
     cosine = CosineSum(dim)
-    for _, block in emb.iter_rows(step, dtype):
+    for _, block in emb.iter_rows(step, dtype, reuse=True):
         cosine.update(block)
         if center:
             if shift is None:
@@ -346,16 +346,22 @@ def project(
     *,
     mean: np.ndarray | None = None,
     dtype: type = np.float64,
+    single: bool = False,
     rows: int | None = None,
 ) -> np.ndarray:
     """Second streamed pass: table [N+1, c] with rows (x − μ) W for items 1..N and row 0 zeros.
 
-    `dtype=float32` runs the products in single precision (for wide, stored-as-float32 outputs).
+    `dtype=float32` runs the products in single precision and stores float32 (for wide outputs);
+    `single` runs float32 products into a float64 table (what the `mixed` and `randomized`
+    solvers use: their axes carry float32-level noise already).
     """
     table = np.zeros((emb.n_items + 1, weights.shape[1]), dtype=dtype)
-    w = np.asarray(weights, dtype=dtype)
-    for start, block in emb.iter_rows(rows or chunk_rows(emb.dim)):
-        if mean is not None:
-            block -= mean
-        table[start : start + block.shape[0]] = block.astype(dtype, copy=False) @ w
+    read = np.float32 if single else np.float64
+    w = np.asarray(weights, dtype=np.float32 if single else dtype)
+    shift = None if mean is None else np.asarray(mean, dtype=read)
+    step = rows or (max(16, MIXED_BLOCK_BYTES // (4 * emb.dim)) if single else chunk_rows(emb.dim))
+    for start, block in emb.iter_rows(step, read, reuse=True):
+        if shift is not None:
+            block -= shift
+        table[start : start + block.shape[0]] = block.astype(w.dtype, copy=False) @ w
     return table

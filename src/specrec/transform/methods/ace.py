@@ -126,7 +126,9 @@ class ACE(Transform):
         eig.require_rank(k)
         sigma = eig.singular_values[:k]
         mean = eig.mean if eig.centered else None
-        scores = project(source.embeddings, eig.vectors[:, :k], mean=mean)  # = U_k S_k
+        scores = project(
+            source.embeddings, eig.vectors[:, :k], mean=mean, single=eig.solver != "exact"
+        )  # = U_k S_k
         source.log(
             f"ace: λ acts on the scale of σᵢ²: σ₁² = {sigma[0] ** 2:.4g}, "
             f"σ_{k}² = {sigma[-1] ** 2:.4g}"

@@ -47,7 +47,9 @@ class LLMInit(Transform):
             eig = decompose(emb, center=True, top=k, solver=params["solver"], seed=source.seed)
             eig.require_rank(k)
             scale = np.sqrt((eig.n - 1) / eig.values[:k])
-            table = project(emb, eig.vectors[:, :k] * scale, mean=eig.mean)
+            table = project(
+                emb, eig.vectors[:, :k] * scale, mean=eig.mean, single=eig.solver != "exact"
+            )
             return TransformResult(
                 fusion="init",
                 item_table=table,

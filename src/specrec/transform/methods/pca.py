@@ -24,7 +24,9 @@ class PCA(Transform):
             source.embeddings, center=True, top=k, solver=params["solver"], seed=source.seed
         )
         eig.require_rank(k)
-        table = project(source.embeddings, eig.vectors[:, :k], mean=eig.mean)
+        table = project(
+            source.embeddings, eig.vectors[:, :k], mean=eig.mean, single=eig.solver != "exact"
+        )
         explained = eig.values[:k].sum() / eig.trace if eig.trace > 0 else 0.0
         return TransformResult(
             fusion="init",

@@ -62,7 +62,7 @@ class Whiten(Transform):
         rank = eig.rank if view != "none" else k
         scale = whitening_scale(eig.values[:rank] / eig.n, params["eps"])
         axes = eig.vectors[:, :rank] * scale
-        table = project(emb, axes[:, :k], mean=eig.mean)
+        table = project(emb, axes[:, :k], mean=eig.mean, single=eig.solver != "exact")
         basis, stats = {}, {"rank": eig.rank, "solver": eig.solver}
         if view != "none":
             weights = axes if view == "pca" else axes @ eig.vectors[:, :rank].T
