@@ -59,8 +59,9 @@ def transform_cli(
         None, help="whiten, group-whiten: ridge ε·λ₁ (default 1e-6)."
     ),
     solver: Optional[str] = typer.Option(
-        None, help="pca, ace, alphafuse, llminit, whiten, llmemb, spectran: auto (default) | exact | "
-        "mixed | randomized (docs/transforms.md)."
+        None,
+        help="pca, ace, alphafuse, llminit, whiten, llmemb, spectran: auto (default) | exact "
+        "| mixed | randomized (docs/transforms.md).",
     ),
     param: Optional[list[str]] = typer.Option(
         None, help="KEY=VALUE for a method option without a flag of its own (repeatable)."

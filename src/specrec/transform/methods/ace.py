@@ -150,7 +150,8 @@ class ACE(Transform):
         stats = {
             "lambda_value": float(lam),
             "gamma": float(gamma),
-            "rank": eig.rank, "solver": eig.solver,
+            "rank": eig.rank,
+            "solver": eig.solver,
             "sigma_sq_max": float(sigma[0] ** 2),
             "sigma_sq_k": float(sigma[-1] ** 2),
             "shrunk_effective_rank": shrunk_effective_rank(sigma**2, lam),

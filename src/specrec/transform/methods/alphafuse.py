@@ -64,5 +64,9 @@ class AlphaFuse(Transform):
             frozen=frozen,
             diagnostics=describe(eig, frozen),
             params={"covariance": "1/(n-1)", "semantic_dims": k - params["null_dim"]},
-            stats={"rank": eig.rank, "solver": eig.solver, "cov_eigenvalues_top": [float(v) for v in cov_values[:16]]},
+            stats={
+                "rank": eig.rank,
+                "solver": eig.solver,
+                "cov_eigenvalues_top": [float(v) for v in cov_values[:16]],
+            },
         )

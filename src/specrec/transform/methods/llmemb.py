@@ -48,5 +48,10 @@ class LLMEmb(Transform):
             fusion="adapter",
             basis={"features": features},
             diagnostics=describe(eig, features),
-            stats={"rank": eig.rank, "solver": eig.solver, "features_dim": used, "explained_variance": explained},
+            stats={
+                "rank": eig.rank,
+                "solver": eig.solver,
+                "features_dim": used,
+                "explained_variance": explained,
+            },
         )
