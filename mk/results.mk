@@ -13,7 +13,12 @@ RES_RUNS     := $(foreach b,$(RES_BACKBONES),$(b)-id-only $(foreach m,$(RES_METH
 .PHONY: results results-report
 results: $(STAMP)
 	$(MAKE) --no-print-directory -j2 results-report
-	cp $(RES)/report/results.md docs/results.md
+	{ head -n 1 $(RES)/report/results.md; printf '%s\n' "" \
+	  "<!-- written by \`make results\` (mk/results.mk): edit the recipe, not this file -->" \
+	  "Regenerate with \`make results\`: ML-100K and MiniLM embeddings from the demo, 7 transforms," \
+	  "32 runs of \`specrec train $(RES_TRAIN)\` (seed 0), \`specrec evaluate\`," \
+	  "\`specrec report\`; about an hour on 2 CPU cores. Figures: \`$(RES)/report/\`."; \
+	  tail -n +2 $(RES)/report/results.md; } > docs/results.md
 	@cat docs/results.md
 
 results-report: $(RES)/report/meta.json

@@ -188,11 +188,12 @@ def streamed_moments(
     )
 
 
-PANEL = 1024
+PANEL = 512
+"""Column panel width of `_add_gram`: 512 measured fastest of 256-2048 at D = 4096."""
 
 
 def _add_gram(gram: np.ndarray, block: np.ndarray) -> None:
-    """gram += blockᵀblock on the row panels' upper part only (5/8 of the flops at D=4096)."""
+    """gram += blockᵀblock on the row panels' upper part only (9/16 of the flops at D=4096)."""
     for start in range(0, block.shape[1], PANEL):
         stop = start + PANEL
         gram[start:stop, start:] += block[:, start:stop].T @ block[:, start:]
