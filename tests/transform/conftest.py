@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from transform_synthetic import anisotropic, item_ids, write_dataset, write_embeddings
 
-from specrec.transform import spectral
+from specrec.transform import gram, spectral
 
 N_ITEMS, DIM = 150, 24
 
@@ -15,7 +15,7 @@ N_ITEMS, DIM = 150, 24
 def small_blocks(monkeypatch):
     """16-row blocks, so every streamed pass really runs over many chunks."""
     monkeypatch.setattr(spectral, "CHUNK_BYTES", 1)
-    monkeypatch.setattr(spectral, "MIXED_BLOCK_BYTES", 1)
+    monkeypatch.setattr(gram, "GRAM_BLOCK_BYTES", 1)
 
 
 @pytest.fixture(scope="session")

@@ -70,3 +70,16 @@ def test_whiten_without_features_needs_only_the_top_axes(emb_path, tmp_path):
     np.testing.assert_allclose(table.item_table[1:], full.basis["features"][1:, :5], atol=1e-5)
     cov = np.cov(table.item_table[1:], rowvar=False, bias=True)
     np.testing.assert_allclose(cov, np.eye(5), atol=2e-3)
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_scores_in_the_solvers_precision(make_embeddings, center):
+    matrix = anisotropic(300, 20, seed=6, offset=5.0)
+    emb = open_embeddings(make_embeddings(matrix))
+    mean = matrix.mean(axis=0) if center else 0.0
+    for solver, tol in (("exact", 1e-12), ("mixed", 1e-5)):
+        eig = spectral.decompose(emb, center=center, top=4, solver=solver)
+        table = spectral.scores(emb, eig, eig.vectors[:, :4])
+        expected = (matrix - mean) @ eig.vectors[:, :4]
+        assert table.shape == (301, 4) and table.dtype == np.float64 and np.all(table[0] == 0)
+        np.testing.assert_allclose(table[1:], expected, atol=tol * np.abs(expected).max())

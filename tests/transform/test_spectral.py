@@ -10,11 +10,26 @@ from specrec.embed.store import open_embeddings
 from specrec.errors import SpecrecError
 from specrec.transform import spectral
 from specrec.transform.eigensolver import eigen_of_gram
+from specrec.transform.gram import GramSum
 
 
-@pytest.mark.parametrize("panel", [1024, 5])  # one column panel, and several (uneven)
-def test_streamed_centred_moments_survive_a_dominant_mean(make_embeddings, monkeypatch, panel):
-    monkeypatch.setattr(spectral, "PANEL", panel)
+def test_gram_sum_is_the_full_symmetric_sum_in_both_precisions():
+    rng = np.random.default_rng(0)
+    blocks = [rng.standard_normal((m, 7)) for m in (5, 16, 1)]
+    exact = GramSum(7)
+    for block in blocks:
+        exact.add(block)
+    stacked = np.vstack(blocks)
+    np.testing.assert_allclose(exact.result(), stacked.T @ stacked, rtol=1e-13, atol=1e-13)
+    single = GramSum(7)
+    for block in blocks:
+        single.add(block.astype(np.float32))
+    result = single.result()
+    assert result.dtype == np.float64 and np.array_equal(result, result.T)
+    np.testing.assert_allclose(result, stacked.T @ stacked, atol=1e-5)
+
+
+def test_streamed_centred_moments_survive_a_dominant_mean(make_embeddings):
     # mean norm 1e3 against unit-scale spread: EᵀE − nμμᵀ would lose ~6 digits
     matrix = anisotropic(200, 12, seed=4, offset=1e3)
     emb = open_embeddings(make_embeddings(matrix))

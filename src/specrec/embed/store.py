@@ -34,7 +34,11 @@ class EmbeddingsFile:
         return str(self.meta.items_fingerprint)
 
     def iter_rows(
-        self, chunk_rows: int = 8192, dtype: type = np.float64, *, reuse: bool = False
+        self,
+        chunk_rows: int = 8192,
+        dtype: type = np.float64,
+        *,
+        reuse: bool = False,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield `(start, block)` blocks of rows 1..N (padding row skipped) as `dtype`, checked
         finite. `reuse`: every block is a view of one buffer, overwritten by the next block (no

@@ -11,6 +11,9 @@ from scipy import linalg
 from specrec.embed.store import EmbeddingsFile
 from specrec.errors import SpecrecError
 from specrec.transform.eigensolver import eigen_of_gram
+from specrec.transform.gram import CosineSum, Moments, gram_rows, mean_cosine, streamed_moments
+
+__all__ = ["CosineSum", "Moments", "mean_cosine", "streamed_moments"]  # re-exported
 
 CHUNK_BYTES = 1 << 25
 """Rows per streamed block: about 32 MiB of float64."""
@@ -20,9 +23,6 @@ SOLVERS = ("auto", "exact", "mixed", "randomized")
 MIXED_ABOVE_FLOPS = 1e11
 """`auto` takes `mixed` when the float64 Gram would cost more than this (2·N·D² flops; 100k × 4096
 is 3.4e12, ML-100K × 384 is 4e8): a few seconds of float64 work on two cores."""
-
-MIXED_BLOCK_BYTES = 1 << 27
-"""Rows per `mixed` block: about 128 MiB of float32 (8192 rows at D = 4096)."""
 
 MIXED_RANK_TOL = 1e-9
 """`mixed` numerical rank: #{λᵢ > λ₁ · D · MIXED_RANK_TOL}, above the float32 product noise."""
@@ -41,18 +41,6 @@ def resolve_solver(solver: str, emb: EmbeddingsFile, top: int | None) -> str:
     n, dim = emb.n_items, emb.dim
     large = n >= dim and 2.0 * n * dim * dim > MIXED_ABOVE_FLOPS
     return "mixed" if large and top is not None else "exact"
-
-
-@dataclass
-class Moments:
-    """Streamed moments of the rows 1..N: `gram` = XᵀX with X = E, or Ē = E − 1μᵀ when centred."""
-
-    n: int
-    mean: np.ndarray
-    gram: np.ndarray
-    centered: bool
-    mean_cosine: float
-    mixed: bool = False
 
 
 @dataclass
@@ -122,88 +110,6 @@ def fix_signs(vectors: np.ndarray) -> np.ndarray:
     signs = np.sign(vectors[rows, np.arange(vectors.shape[1])])
     signs[signs == 0] = 1.0
     return vectors * signs
-
-
-class CosineSum:
-    """Exact mean pairwise cosine over all pairs i ≠ j, streamed: (‖Σx̂‖² − #nonzero)/(n(n−1))."""
-
-    def __init__(self, dim: int) -> None:
-        self.total = np.zeros(dim)
-        self.nonzero = 0
-        self.n = 0
-
-    def update(self, block: np.ndarray) -> None:
-        norms = np.sqrt(np.einsum("ij,ij->i", block, block))
-        inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-        self.total += inverse @ block
-        self.nonzero += int(np.count_nonzero(norms))
-        self.n += block.shape[0]
-
-    def value(self) -> float:
-        if self.n < 2:
-            return 0.0
-        return float((self.total @ self.total - self.nonzero) / (self.n * (self.n - 1)))
-
-
-def mean_cosine(matrix: np.ndarray) -> float:
-    """Exact mean pairwise cosine of the rows of an in-memory matrix."""
-    acc = CosineSum(matrix.shape[1])
-    acc.update(np.asarray(matrix, dtype=np.float64))
-    return acc.value()
-
-
-def streamed_moments(
-    emb: EmbeddingsFile, *, center: bool, rows: int | None = None, mixed: bool = False
-) -> Moments:
-    """One pass over rows 1..N: Gram EᵀE, or the centred ĒᵀĒ via a shifted pass.
-
-    Centring uses the shift s = mean of the first block: ĒᵀĒ = Σ(x−s)(x−s)ᵀ − n(μ−s)(μ−s)ᵀ,
-    which avoids the cancellation of EᵀE − nμμᵀ when the common mean dominates (anisotropy).
-    Block products are float64, or float32 when `mixed` (the stored precision, twice the BLAS
-    rate); the sums across blocks, the mean and the correction are float64 either way.
-    """
-    dim = emb.dim
-    dtype = np.float32 if mixed else np.float64
-    step = rows or (max(16, MIXED_BLOCK_BYTES // (4 * dim)) if mixed else chunk_rows(dim))
-    gram = np.zeros((dim, dim))
-    total = np.zeros(dim)
-    shift: np.ndarray | None = None
-    cosine = CosineSum(dim)
-    for _, block in emb.iter_rows(step, dtype, reuse=True):
-        cosine.update(block)
-        if center:
-            if shift is None:
-                shift = block.mean(axis=0, dtype=np.float64).astype(dtype)
-            block -= shift
-        total += block.sum(axis=0, dtype=np.float64)
-        _add_gram(gram, block)
-    _mirror_panels(gram)
-    n = emb.n_items
-    mean = total / n
-    if center:
-        gram -= n * np.outer(mean, mean)
-        mean = mean + shift
-    return Moments(
-        n=n, mean=mean, gram=gram, centered=center, mean_cosine=cosine.value(), mixed=mixed
-    )
-
-
-PANEL = 512
-"""Column panel width of `_add_gram`: 512 measured fastest of 256-2048 at D = 4096."""
-
-
-def _add_gram(gram: np.ndarray, block: np.ndarray) -> None:
-    """gram += blockᵀblock on the row panels' upper part only (9/16 of the flops at D=4096)."""
-    for start in range(0, block.shape[1], PANEL):
-        stop = start + PANEL
-        gram[start:stop, start:] += block[:, start:stop].T @ block[:, start:]
-
-
-def _mirror_panels(gram: np.ndarray) -> None:
-    """Fill the part `_add_gram` skipped (below the diagonal panels) from its transpose."""
-    for start in range(0, gram.shape[0], PANEL):
-        stop = start + PANEL
-        gram[stop:, start:stop] = gram[start:stop, stop:].T
 
 
 def decompose(
@@ -360,9 +266,16 @@ def project(
     read = np.float32 if single else np.float64
     w = np.asarray(weights, dtype=np.float32 if single else dtype)
     shift = None if mean is None else np.asarray(mean, dtype=read)
-    step = rows or (max(16, MIXED_BLOCK_BYTES // (4 * emb.dim)) if single else chunk_rows(emb.dim))
+    step = rows or (gram_rows(emb.dim) if single else chunk_rows(emb.dim))
     for start, block in emb.iter_rows(step, read, reuse=True):
         if shift is not None:
             block -= shift
         table[start : start + block.shape[0]] = block.astype(w.dtype, copy=False) @ w
     return table
+
+
+def scores(emb: EmbeddingsFile, eig: Eigen, weights: np.ndarray) -> np.ndarray:
+    """Table [N+1, c] of (x − μ) W for items 1..N (μ = `eig.mean`, zeros when uncentred), row 0
+    zeros, by a streamed pass in the solver's precision (float32 products unless `exact`)."""
+    mean = eig.mean if eig.centered else None
+    return project(emb, weights, mean=mean, single=eig.solver != "exact")

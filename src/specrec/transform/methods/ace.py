@@ -20,7 +20,7 @@ from specrec.transform.base import (
     real,
 )
 from specrec.transform.diagnostics import describe
-from specrec.transform.spectral import decompose, project
+from specrec.transform.spectral import decompose, scores
 
 AUTO = "auto"
 
@@ -125,17 +125,14 @@ class ACE(Transform):
         )
         eig.require_rank(k)
         sigma = eig.singular_values[:k]
-        mean = eig.mean if eig.centered else None
-        scores = project(
-            source.embeddings, eig.vectors[:, :k], mean=mean, single=eig.solver != "exact"
-        )  # = U_k S_k
+        projected = scores(source.embeddings, eig, eig.vectors[:, :k])  # = U_k S_k
         source.log(
             f"ace: λ acts on the scale of σᵢ²: σ₁² = {sigma[0] ** 2:.4g}, "
             f"σ_{k}² = {sigma[-1] ** 2:.4g}"
         )
-        return [self._table(source, eig, scores, sigma, params) for params in variants]
+        return [self._table(source, eig, projected, sigma, params) for params in variants]
 
-    def _table(self, source, eig, scores, sigma, params: dict) -> TransformResult:
+    def _table(self, source, eig, projected, sigma, params: dict) -> TransformResult:
         lam = params["lambda"]
         if lam == AUTO:
             lam = solve_lambda(sigma**2, params["target_erank"])
@@ -143,7 +140,7 @@ class ACE(Transform):
                 f"ace: lambda auto -> λ = {lam:.6g} "
                 f"(target effective rank {params['target_erank']:g})"
             )
-        table = scores * (shrinkage(sigma, lam) / sigma)  # U_k g_λ(S_k)
+        table = projected * (shrinkage(sigma, lam) / sigma)  # U_k g_λ(S_k)
         spread = float(np.std(table[1:]))
         gamma = params["std"] / spread if spread > 0 else 1.0
         table *= gamma

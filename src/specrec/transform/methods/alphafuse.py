@@ -18,7 +18,7 @@ from specrec.transform.base import (
     real,
 )
 from specrec.transform.diagnostics import describe
-from specrec.transform.spectral import decompose, project
+from specrec.transform.spectral import decompose, scores
 
 
 @TRANSFORMS.register("alphafuse")
@@ -58,7 +58,7 @@ class AlphaFuse(Transform):
         eig.require_rank(k)
         cov_values = scale**2 * eig.values / max(eig.n - 1, 1)
         axes = eig.vectors[:, :k] * (scale / np.sqrt(cov_values[:k]))
-        frozen = project(source.embeddings, axes, mean=eig.mean, single=eig.solver != "exact")
+        frozen = scores(source.embeddings, eig, axes)
         return TransformResult(
             fusion="frozen_plus_id",
             frozen=frozen,

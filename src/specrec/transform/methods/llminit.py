@@ -19,7 +19,7 @@ from specrec.transform.base import (
     choice,
 )
 from specrec.transform.diagnostics import describe
-from specrec.transform.spectral import chunk_rows, decompose, project
+from specrec.transform.spectral import chunk_rows, decompose, scores
 
 VARIANTS = ("var", "uni", "rand", "whitened-pca")
 POPULAR_SHARE = 0.2
@@ -47,9 +47,7 @@ class LLMInit(Transform):
             eig = decompose(emb, center=True, top=k, solver=params["solver"], seed=source.seed)
             eig.require_rank(k)
             scale = np.sqrt((eig.n - 1) / eig.values[:k])
-            table = project(
-                emb, eig.vectors[:, :k] * scale, mean=eig.mean, single=eig.solver != "exact"
-            )
+            table = scores(emb, eig, eig.vectors[:, :k] * scale)
             return TransformResult(
                 fusion="init",
                 item_table=table,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from specrec.transform.base import SOLVER, TRANSFORMS, Transform, TransformInput, TransformResult
 from specrec.transform.diagnostics import describe
-from specrec.transform.spectral import decompose, project
+from specrec.transform.spectral import decompose, scores
 
 
 @TRANSFORMS.register("pca", "llm2x")
@@ -24,9 +24,7 @@ class PCA(Transform):
             source.embeddings, center=True, top=k, solver=params["solver"], seed=source.seed
         )
         eig.require_rank(k)
-        table = project(
-            source.embeddings, eig.vectors[:, :k], mean=eig.mean, single=eig.solver != "exact"
-        )
+        table = scores(source.embeddings, eig, eig.vectors[:, :k])
         explained = eig.values[:k].sum() / eig.trace if eig.trace > 0 else 0.0
         return TransformResult(
             fusion="init",

@@ -15,7 +15,7 @@ from specrec.transform.base import (
     real,
 )
 from specrec.transform.diagnostics import describe
-from specrec.transform.spectral import decompose, project
+from specrec.transform.spectral import decompose, project, scores
 
 EPS = Option("eps", 1e-6, real(0.0), "ridge: eigenvalues λᵢ + eps·λ₁ before the inverse sqrt")
 
@@ -62,7 +62,7 @@ class Whiten(Transform):
         rank = eig.rank if view != "none" else k
         scale = whitening_scale(eig.values[:rank] / eig.n, params["eps"])
         axes = eig.vectors[:, :rank] * scale
-        table = project(emb, axes[:, :k], mean=eig.mean, single=eig.solver != "exact")
+        table = scores(emb, eig, axes[:, :k])
         basis, stats = {}, {"rank": eig.rank, "solver": eig.solver}
         if view != "none":
             weights = axes if view == "pca" else axes @ eig.vectors[:, :rank].T
