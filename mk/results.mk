@@ -18,7 +18,9 @@ results: $(STAMP)
 	  "Regenerate with \`make results\`: ML-100K and MiniLM embeddings from the demo, 7 transforms," \
 	  "32 runs of \`specrec train $(RES_TRAIN)\` (seed 0), \`specrec evaluate\`," \
 	  "\`specrec report\`; about an hour on 2 CPU cores. Figures: \`$(RES)/report/\`."; \
-	  tail -n +2 $(RES)/report/results.md; } > docs/results.md
+	  tail -n +2 $(RES)/report/results.md | sed 's#](\([A-Za-z0-9_.-]*\.png\))#](results/\1)#'; \
+	} > docs/results.md
+	rm -rf docs/results && mkdir -p docs/results && cp $(RES)/report/*.png docs/results/
 	@cat docs/results.md
 
 results-report: $(RES)/report/meta.json
