@@ -29,6 +29,9 @@ def train_cli(
         None, help="Rows per batch (default 256 prefixes, 32 windows)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
     weight_decay: float = typer.Option(0.0, help="Adam weight decay."),
+    temperature: Optional[float] = typer.Option(
+        None, help="Cosine scoring ⟨û, ê⟩/τ with this τ (HSTU's research code: 0.05); "
+        "default: dot products."),
     epochs: int = typer.Option(200, help="Maximum epochs."),
     patience: int = typer.Option(10, help="Early stopping: epochs without a better validation score."),
     valid_metric: str = typer.Option("ndcg@10", help="Validation metric for early stopping."),
@@ -50,7 +53,7 @@ def train_cli(
         dim=dim, max_len=max_len, loss=loss, loss_options=parse_key_values(loss_opt, "--loss-opt"),
         embedder_options=parse_key_values(embedder_opt, "--embedder-opt"), samples=samples,
         window_stride=window_stride, window_jitter=window_jitter, batch_size=batch_size, lr=lr,
-        weight_decay=weight_decay,
+        weight_decay=weight_decay, temperature=temperature,
         epochs=epochs, patience=patience, valid_metric=valid_metric, seed=seed,
     )
     from specrec.console import log

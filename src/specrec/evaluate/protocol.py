@@ -29,7 +29,7 @@ def rank_split(
     was_training = model.training
     model.eval()
     events = data.targets(split)
-    table = model.item_table()
+    table = model.score_table(model.item_table())
     bias = model.item_bias()
     ranks = np.empty(len(events), dtype=np.int64)
     for begin in range(0, len(events), batch_size):

@@ -1,23 +1,35 @@
-"""A sequential recommender = item embedder (the item table) + backbone; scores are dot products."""
+"""A sequential recommender = item embedder (the item table) + backbone; scores are dot products
+(or cosines over a temperature)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specrec.models.base import Backbone, gather_last
 from specrec.models.embedders.base import ItemEmbedder
 
 
-class SequentialRecommender(nn.Module):
-    """u = backbone(E[seq])[len − 1];  score(u, j) = ⟨u, E_j⟩ + b_j  (E tied for input and output)."""
+UNIT_EPS = 1e-6
 
-    def __init__(self, embedder: ItemEmbedder, backbone: Backbone) -> None:
+
+class SequentialRecommender(nn.Module):
+    """u = backbone(E[seq])[len − 1];  score(u, j) = ⟨u, E_j⟩ + b_j  (E tied for input and output).
+
+    With a `temperature` τ: score(u, j) = ⟨u/‖u‖, E_j/‖E_j‖⟩/τ + b_j (cosine scoring, as HSTU's
+    research code); the backbone still reads the raw E.
+    """
+
+    def __init__(
+        self, embedder: ItemEmbedder, backbone: Backbone, temperature: float | None = None
+    ) -> None:
         super().__init__()
         if embedder.dim != backbone.config.dim:
             raise ValueError(f"embedder dim {embedder.dim} != backbone dim {backbone.config.dim}")
         self.embedder = embedder
         self.backbone = backbone
+        self.temperature = temperature
 
     @property
     def max_len(self) -> int:
@@ -28,6 +40,18 @@ class SequentialRecommender(nn.Module):
 
     def item_bias(self) -> Tensor | None:
         return self.backbone.item_bias()
+
+    def score_table(self, table: Tensor) -> Tensor:
+        """The item vectors users are scored against: E, or its unit rows under a temperature."""
+        if self.temperature is None:
+            return table
+        return F.normalize(table, dim=-1, eps=UNIT_EPS)
+
+    def score_user(self, user: Tensor) -> Tensor:
+        """The user vectors that score items: u, or u/(‖u‖ τ) under a temperature."""
+        if self.temperature is None:
+            return user
+        return F.normalize(user, dim=-1, eps=UNIT_EPS) / self.temperature
 
     def hidden(
         self,
@@ -45,10 +69,11 @@ class SequentialRecommender(nn.Module):
         """User vectors `[B, D]` that score the next item of each history (used for ranking)."""
         table = self.item_table()
         if self.backbone.causal:
-            return gather_last(self.hidden(seq, lengths, table, timestamps=timestamps), lengths)
+            hidden = self.hidden(seq, lengths, table, timestamps=timestamps)
+            return self.score_user(gather_last(hidden, lengths))
         seq, lengths, masked = append_mask_slot(seq, lengths, self.max_len)
         hidden = self.hidden(seq, lengths, table, masked=masked, timestamps=None)
-        return gather_last(hidden, lengths)
+        return self.score_user(gather_last(hidden, lengths))
 
 
 def append_mask_slot(seq: Tensor, lengths: Tensor, max_len: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -57,8 +57,8 @@ class Objective(nn.Module):
             batch.seq, batch.lengths, table, masked=batch.masked, timestamps=batch.timestamps
         )
         supervised = batch.targets > 0
-        loss = self.loss(hidden[supervised], batch.targets[supervised], table,
-                         self.model.item_bias(), generator)
+        loss = self.loss(self.model.score_user(hidden[supervised]), batch.targets[supervised],
+                         self.model.score_table(table), self.model.item_bias(), generator)
         aux = self.model.embedder.aux_loss()
         return loss if aux is None else loss + aux
 

@@ -51,6 +51,7 @@ class TrainConfig:
     batch_size: int | None = None  # rows per batch; None: 256 prefixes (RecBole), 32 windows
     lr: float = 1e-3
     weight_decay: float = 0.0
+    temperature: float | None = None  # cosine scoring ⟨û, ê⟩/τ (HSTU's research code: 0.05)
     epochs: int = 200
     patience: int = 10
     valid_metric: str = "ndcg@10"
@@ -71,6 +72,10 @@ class TrainConfig:
                 raise SpecrecError(f"{name} must be >= 1, not {value}")
         if not self.lr > 0:
             raise SpecrecError(f"learning rate must be > 0, not {self.lr}")
+        if self.temperature is not None and not self.temperature > 0:
+            raise SpecrecError(
+                f"--temperature must be > 0, not {self.temperature} (omit it for dot products)"
+            )
         parse_metric(self.valid_metric)
         if any(k < 1 for k in self.ks):
             raise SpecrecError("every K must be >= 1")
@@ -96,7 +101,7 @@ def build_model(config: TrainConfig, n_items: int, table: TransformTable | None)
     embedder = EMBEDDERS.get(key)(n_items, config.dim, table, dict(config.embedder_options))
     backbone = build_backbone(config.backbone, n_items, dim=config.dim, max_len=config.max_len,
                               **config.backbone_options)
-    return SequentialRecommender(embedder, backbone)
+    return SequentialRecommender(embedder, backbone, temperature=config.temperature)
 
 
 def train(
