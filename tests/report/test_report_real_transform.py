@@ -25,3 +25,23 @@ def test_real_ace_artifact_gives_before_after_pairs_and_plots(tmp_path):
     assert after["lambda-0"] == pytest.approx(4.0, rel=1e-6) and after["lambda-100"] < 4.0  # λ=0 flattens
     assert (tmp_path / "report" / "spectra.png").stat().st_size > 10_000
 
+
+
+def test_spectra_plot_draws_the_raw_spectrum_each_table_is_comparable_with(tmp_path, monkeypatch):
+    from specrec.report import plots
+    from specrec.report.inputs import read_transform
+
+    rng = np.random.default_rng(1)
+    matrix = np.zeros((61, 10))
+    matrix[1:] = rng.normal(size=(60, 10)) * np.linspace(2.0, 0.2, 10) + 3.0
+    write_embeddings(tmp_path / "emb", matrix)
+    transform(method="ace", embeddings=tmp_path / "emb", out=tmp_path / "ace", dim=4,
+              params={"lambda": 1.0})
+    transform(method="pca", embeddings=tmp_path / "emb", out=tmp_path / "pca", dim=4)
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure) or path.name)
+    tables = [read_transform(tmp_path / "ace"), read_transform(tmp_path / "pca")]
+    plots.plot_normalised_spectra(tables, tmp_path / "spectra.png", None)
+    labels = [line.get_label() for line in figures[0].axes[0].get_lines()]
+    assert "raw embeddings (emb, uncentred)" in labels  # what ACE decomposes
+    assert "raw embeddings (emb, centred)" in labels  # what PCA decomposes

@@ -79,7 +79,10 @@ def _ordered(transforms: list[Transform]) -> list[Transform]:
 
 
 def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str | None) -> str:
-    """ACE Fig. 2 style: σ_i / σ_1 of the raw embeddings and of every table on one log axis."""
+    """ACE Fig. 2 style: σ_i / σ_1 of the raw embeddings and of every table on one log axis.
+
+    Each table is drawn beside the raw spectrum it is comparable with: centred (dashed) for the
+    methods that centre, uncentred (dotted) for ACE without `center`."""
     from matplotlib import colormaps
 
     figure = _figure(7.0, 4.5)
@@ -91,12 +94,15 @@ def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str 
     others = colormaps["tab10"]
     for i, transform in enumerate(ordered):
         before, after = _before_after(transform)
+        centred = bool(transform.scalars.get("centered", 1.0))
         for values in before.values():
-            key = _raw_key(transform, values)
+            key = _raw_key(transform, values) + (":centred" if centred else ":uncentred")
             if key not in raw_seen and values[0] > 0:
                 raw_seen[key] = _embeddings_name(transform)
-                axes.plot(np.arange(1, len(values) + 1), _positive(values / values[0]), "k--",
-                          linewidth=1.8, label=f"raw embeddings ({raw_seen[key]})")
+                kind = "centred" if centred else "uncentred"
+                axes.plot(np.arange(1, len(values) + 1), _positive(values / values[0]),
+                          "k--" if centred else "k:", linewidth=1.8,
+                          label=f"raw embeddings ({raw_seen[key]}, {kind})")
         for values in after.values():
             if len(values) == 0 or values[0] <= 0:
                 continue
