@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from specrec.transform import diagnostics as dg
-from specrec.transform.spectral import mean_cosine
+from specrec.transform.gram import mean_cosine
 
 
 def test_effective_rank_of_known_spectra():

@@ -10,7 +10,7 @@ from specrec.embed.store import open_embeddings
 from specrec.errors import SpecrecError
 from specrec.transform import spectral
 from specrec.transform.eigensolver import eigen_of_gram
-from specrec.transform.gram import GramSum
+from specrec.transform.gram import GramSum, streamed_moments
 
 
 def test_gram_sum_is_the_full_symmetric_sum_in_both_precisions():
@@ -33,13 +33,13 @@ def test_streamed_centred_moments_survive_a_dominant_mean(make_embeddings):
     # mean norm 1e3 against unit-scale spread: EᵀE − nμμᵀ would lose ~6 digits
     matrix = anisotropic(200, 12, seed=4, offset=1e3)
     emb = open_embeddings(make_embeddings(matrix))
-    moments = spectral.streamed_moments(emb, center=True)
+    moments = streamed_moments(emb, center=True)
     centred = matrix - matrix.mean(axis=0)
     np.testing.assert_allclose(moments.mean, matrix.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(
         moments.gram, centred.T @ centred, atol=1e-9 * np.abs(centred.T @ centred).max()
     )
-    raw = spectral.streamed_moments(emb, center=False)
+    raw = streamed_moments(emb, center=False)
     np.testing.assert_allclose(raw.gram, matrix.T @ matrix, rtol=1e-12)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from rich.table import Table
 
-from specrec.transform.spectral import Eigen, mean_cosine
+from specrec.transform.gram import mean_cosine
+from specrec.transform.spectral import Eigen
 
 TOP = 10
 STATS_SPECTRUM = 16

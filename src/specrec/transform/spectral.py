@@ -13,8 +13,6 @@ from specrec.errors import SpecrecError
 from specrec.transform.eigensolver import eigen_of_gram
 from specrec.transform.gram import CosineSum, Moments, gram_rows, mean_cosine, streamed_moments
 
-__all__ = ["CosineSum", "Moments", "mean_cosine", "streamed_moments"]  # re-exported
-
 CHUNK_BYTES = 1 << 25
 """Rows per streamed block: about 32 MiB of float64."""
 

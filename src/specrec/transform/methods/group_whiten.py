@@ -16,13 +16,13 @@ from specrec.transform.base import (
 from specrec.transform.diagnostics import describe
 from specrec.transform.eigensolver import eigen_of_gram
 from specrec.transform.methods.whiten import EPS, warn_if_wide, whitening_scale
+from specrec.transform.gram import streamed_moments
 from specrec.transform.spectral import (
     eigen_from_moments,
     fix_signs,
     numerical_rank,
     project,
     stored_eps,
-    streamed_moments,
 )
 
 
