@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 
 from specrec.artifacts import Meta, read_meta
+from specrec.embed.mapped import MappedRows, stored_runs
 from specrec.errors import SpecrecError
 
 EMBEDDINGS_FILE = "embeddings.h5"
@@ -39,9 +40,10 @@ class EmbeddingsFile:
         dtype: type = np.float64,
         *,
         reuse: bool = False,
+        check: bool = True,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield `(start, block)` blocks of rows 1..N (padding row skipped) as `dtype`, checked
-        finite. `reuse`: every block is a view of one buffer, overwritten by the next block (no
+        finite unless `check=False`. `reuse`: every block is a view of one buffer, overwritten by the next block (no
         fresh pages per block: much faster for large blocks; the caller must not keep a block).
         """
         with h5py.File(self.h5_path, "r") as f:
@@ -51,8 +53,46 @@ class EmbeddingsFile:
                 stop = min(start + chunk_rows, self.n_items + 1)
                 block = buffer[: stop - start] if reuse else np.empty_like(buffer[: stop - start])
                 data.read_direct(block, np.s_[start:stop])
-                _check_finite(block, self.path, start)
+                if check:
+                    _check_finite(block, self.path, start)
                 yield start, block
+
+    def iter_stored(
+        self, chunk_rows: int = 8192, *, mapped: bool = True, check: bool = True
+    ) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """Yield `(start, pieces)` for blocks of rows 1..N in the stored dtype, read-only and
+        checked finite: `pieces` hold the block's rows in order. With `mapped` and an uncompressed
+        file they are views of the file's pages (no copy; see `mapped.stored_runs`), released
+        after each block; otherwise one piece read into a buffer reused from block to block.
+        `check=False` skips the finite check (one pass over the rows): for callers that check
+        what they compute from each block instead, and call `check_rows` when it is not finite.
+        """
+        runs = stored_runs(self.h5_path, "embeddings") if mapped else None
+        if runs is None:
+            with h5py.File(self.h5_path, "r") as f:
+                stored = f["embeddings"].dtype
+            for start, block in self.iter_rows(chunk_rows, stored, reuse=True, check=check):
+                block.flags.writeable = False  # a view: the buffer itself stays writable
+                yield start, [block]
+            return
+        with h5py.File(self.h5_path, "r") as f:
+            stored = f["embeddings"].dtype
+        rows = MappedRows(self.h5_path, stored, self.dim, runs)
+        for start in range(1, self.n_items + 1, chunk_rows):
+            stop = min(start + chunk_rows, self.n_items + 1)
+            pieces = list(rows.pieces(start, stop))
+            if check:
+                self.check_rows(start, pieces)
+            yield start, pieces
+            del pieces
+            rows.release(start, stop)
+
+    def check_rows(self, start: int, pieces: list[np.ndarray]) -> None:
+        """Raise the one-line error naming the first NaN/Inf row among consecutive `pieces` of
+        rows from item index `start`."""
+        for piece in pieces:
+            _check_finite(piece, self.path, start)
+            start += piece.shape[0]
 
     def load(self, dtype: type = np.float32) -> np.ndarray:
         """All rows `[N+1, D]` (row 0 zeros), checked finite."""

@@ -258,17 +258,25 @@ def project(
 
     `dtype=float32` runs the products in single precision and stores float32 (for wide outputs);
     `single` runs float32 products into a float64 table (what the `mixed` and `randomized`
-    solvers use: their axes carry float32-level noise already).
+    solvers use: their axes carry float32-level noise already). Each block is centred into a
+    reused buffer in the products' precision (one pass over the stored rows), then multiplied.
     """
     table = np.zeros((emb.n_items + 1, weights.shape[1]), dtype=dtype)
-    read = np.float32 if single else np.float64
-    w = np.asarray(weights, dtype=np.float32 if single else dtype)
-    shift = None if mean is None else np.asarray(mean, dtype=read)
-    step = rows or (gram_rows(emb.dim) if single else chunk_rows(emb.dim))
-    for start, block in emb.iter_rows(step, read, reuse=True):
-        if shift is not None:
-            block -= shift
-        table[start : start + block.shape[0]] = block.astype(w.dtype, copy=False) @ w
+    work = np.float32 if single or np.dtype(dtype) == np.float32 else np.float64
+    w = np.asarray(weights, dtype=work)
+    shift = np.zeros(emb.dim, dtype=work) if mean is None else np.asarray(mean, dtype=work)
+    step = rows or (gram_rows(emb.dim, 4) if work == np.float32 else chunk_rows(emb.dim))
+    buffer = np.empty((min(step, emb.n_items), emb.dim), dtype=work)
+    for start, pieces in emb.iter_stored(step, check=False):
+        at = start
+        for piece in pieces:
+            block = buffer[: len(piece)]
+            np.subtract(piece, shift, out=block)
+            with np.errstate(invalid="ignore", over="ignore"):  # reported just below
+                table[at : at + len(piece)] = block @ w
+            at += len(piece)
+        if not np.isfinite(table[start : at]).all():  # NaN/Inf in a row reaches its outputs
+            emb.check_rows(start, pieces)
     return table
 
 
