@@ -9,7 +9,8 @@ import pytest
 from transform_synthetic import anisotropic
 
 from specrec.embed.store import open_embeddings
-from specrec.transform import spectral
+from specrec.transform import chebyshev, eigensolver, spectral
+from specrec.transform.eigensolver import eigen_of_gram
 from specrec.transform.store import read_table
 from specrec.transform.transform import transform
 
@@ -83,3 +84,70 @@ def test_scores_in_the_solvers_precision(make_embeddings, center):
         expected = (matrix - mean) @ eig.vectors[:, :4]
         assert table.shape == (301, 4) and table.dtype == np.float64 and np.all(table[0] == 0)
         np.testing.assert_allclose(table[1:], expected, atol=tol * np.abs(expected).max())
+
+
+def _known(dim: int, values: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A symmetric matrix Q diag(values) Qᵀ with a seeded random orthonormal Q."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
+    return np.asfortranarray((q * values) @ q.T), q
+
+
+def _sin_theta(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.linalg.norm(got - want @ (want.T @ got), 2))
+
+
+@pytest.mark.parametrize("decay", [1.0, 2.0])
+def test_chebyshev_filter_finds_the_top_eigenpairs(decay):
+    values = 1.0 / np.arange(1, 513) ** decay
+    gram, q = _known(512, values)
+    for start in (None, q[:, : chebyshev.block_width(8, 512)] + 1e-4):  # random / near start
+        found = chebyshev.filtered_top(gram, values, 8, start=start)
+        assert found is not None
+        theta, vectors = found
+        np.testing.assert_allclose(theta, values[:8], rtol=1e-12)
+        residual = np.linalg.norm(gram @ vectors - vectors * theta, axis=0).max()
+        assert residual <= chebyshev.FILTER_TOL * values[0]
+        assert _sin_theta(vectors, q[:, :8]) < 1e-8
+
+
+def test_chebyshev_filter_declines_a_flat_spectrum_at_the_block_edge():
+    values = np.r_[np.linspace(2.0, 1.5, 4), np.ones(252)]  # λ_k = λ_{b+1}: no gap to filter
+    gram, _ = _known(256, values)
+    assert chebyshev.filtered_top(gram, values, 8) is None
+
+
+def test_fast_eigen_matches_the_float64_route():
+    values = np.r_[40.0, 1.0 / np.arange(1, 192) ** 0.7]
+    gram, _ = _known(192, values, seed=3)
+    exact_values, exact_vectors = eigen_of_gram(gram, 10)
+    fast_values, fast_vectors = eigen_of_gram(gram, 10, fast=True)
+    np.testing.assert_allclose(fast_values[:10], exact_values[:10], rtol=1e-12)
+    # the rest come from the float32 tridiagonalisation: a few float32 ε of λ₁
+    assert np.abs(fast_values - exact_values).max() < 1e-6 * exact_values[0]
+    assert _sin_theta(fast_vectors, exact_vectors) < 1e-9
+    flat = np.r_[np.linspace(2.0, 1.5, 4), np.ones(188)]  # declined by the filter: float64 route
+    gram, _ = _known(192, flat, seed=3)
+    np.testing.assert_array_equal(eigen_of_gram(gram, 10, fast=True)[0], eigen_of_gram(gram, 10)[0])
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_mixed_matches_exact_on_the_fast_eigen_route(make_embeddings, center, monkeypatch):
+    routes = []
+
+    def spy(*args, **kwargs):
+        found = chebyshev.filtered_top(*args, **kwargs)
+        routes.append(found is not None)
+        return found
+
+    monkeypatch.setattr(eigensolver, "filtered_top", spy)
+    emb = open_embeddings(make_embeddings(anisotropic(1500, 256, seed=8, decay=1.0, offset=3.0)))
+    exact = spectral.decompose(emb, center=center, top=8, solver="exact")
+    mixed = spectral.decompose(emb, center=center, top=8, solver="mixed")
+    assert routes == [True]  # only `mixed` takes it, and the filter converged
+    assert np.abs(mixed.values - exact.values).max() < 1e-6 * exact.values[0]
+    np.testing.assert_allclose(mixed.values[:8], exact.values[:8], rtol=1e-5)
+    np.testing.assert_allclose(mixed.vectors, exact.vectors, atol=1e-4)
+    # mixed counts only what clears its float32 floor (the uncentred tail lies below it here)
+    floor = max(256 * spectral.MIXED_RANK_TOL, spectral.MIXED_VALUE_TOL) * exact.values[0]
+    assert abs(mixed.rank - np.count_nonzero(exact.values > floor)) <= 1
+    assert exact.rank == 256

@@ -25,6 +25,10 @@ is 3.4e12, ML-100K × 384 is 4e8): a few seconds of float64 work on two cores.""
 MIXED_RANK_TOL = 1e-9
 """`mixed` numerical rank: #{λᵢ > λ₁ · D · MIXED_RANK_TOL}, above the float32 product noise."""
 
+MIXED_VALUE_TOL = 32 * float(np.finfo(np.float32).eps)
+"""...and above λ₁ · MIXED_VALUE_TOL: the float32 tridiagonalisation that gives `mixed` its
+eigenvalues is off by a few float32 ε · λ₁ (about 1.5e-7 λ₁ at D = 4,096)."""
+
 
 def chunk_rows(dim: int) -> int:
     return max(16, CHUNK_BYTES // (8 * dim))
@@ -89,14 +93,15 @@ def numerical_rank(
 ) -> int:
     """#{σᵢ > σ₁ · sqrt(max(N, D)) · ε_stored}: directions above the input's rounding noise.
 
-    With float32 block products (`mixed`) the floor is the products' own noise instead:
-    #{σᵢ² > σ₁² · D · MIXED_RANK_TOL}.
+    With float32 block products (`mixed`) the floor is the products' and the float32
+    eigenvalues' own noise instead: #{σᵢ² > σ₁² · max(D · MIXED_RANK_TOL, MIXED_VALUE_TOL)}.
     """
     sigma = np.sqrt(np.clip(values, 0.0, None))
     if sigma.size == 0 or sigma[0] == 0.0:
         return 0
     if mixed:
-        return int(np.count_nonzero(sigma**2 > sigma[0] ** 2 * shape[1] * MIXED_RANK_TOL))
+        floor = max(shape[1] * MIXED_RANK_TOL, MIXED_VALUE_TOL)
+        return int(np.count_nonzero(sigma**2 > sigma[0] ** 2 * floor))
     return int(np.count_nonzero(sigma > sigma[0] * np.sqrt(max(shape)) * eps))
 
 
@@ -145,7 +150,7 @@ def eigen_from_moments(
     emb: EmbeddingsFile, moments: Moments, top: int | None, *, overwrite: bool = False
 ) -> Eigen:
     """Eigen of streamed moments (`overwrite` lets it destroy `moments.gram` to save memory)."""
-    values, vectors = eigen_of_gram(moments.gram, top, overwrite=overwrite)
+    values, vectors = eigen_of_gram(moments.gram, top, overwrite=overwrite, fast=moments.mixed)
     solver = "mixed" if moments.mixed else "exact"
     return _finish(
         emb, values, vectors, moments.mean, moments.centered, moments.mean_cosine, solver=solver
