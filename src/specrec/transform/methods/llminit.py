@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-from specrec.data.dataset import load_dataset
 from specrec.embed.store import EmbeddingsFile
 from specrec.errors import SpecrecError
 from specrec.transform.base import (
@@ -84,6 +83,8 @@ def select_dims(variant: str, source: TransformInput) -> np.ndarray:
             "llminit --variant var ranks dims over popular training items: pass --dataset, "
             "or use --variant uni|rand|whitened-pca"
         )
+    from specrec.data.dataset import load_dataset  # polars: only here, not in every transform
+
     popularity = load_dataset(source.dataset).popularity("train")[1:]
     n_top = max(1, math.ceil(POPULAR_SHARE * emb.n_items))
     popular = np.zeros(emb.n_items + 1, dtype=bool)
