@@ -43,8 +43,9 @@ class EmbeddingsFile:
         check: bool = True,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield `(start, block)` blocks of rows 1..N (padding row skipped) as `dtype`, checked
-        finite unless `check=False`. `reuse`: every block is a view of one buffer, overwritten by the next block (no
-        fresh pages per block: much faster for large blocks; the caller must not keep a block).
+        finite unless `check=False`. `reuse`: every block is a view of one buffer, overwritten by
+        the next block (no fresh pages per block: much faster for large blocks; the caller must
+        not keep a block).
         """
         with h5py.File(self.h5_path, "r") as f:
             data = f["embeddings"]

@@ -15,7 +15,7 @@ def eigen_of_gram(
 ) -> tuple[np.ndarray, np.ndarray]:
     """All eigenvalues (descending) and the top-`top` eigenvectors (all when None) of a symmetric
     matrix. Top-k: one Householder tridiagonalisation, all values from it (dsterf), k vectors by
-    MRRR (dstemr) and a blocked back-transform; the full eigh is used when every vector is needed.
+    MRRR (dstemr) and LAPACK's back-transform (ormqr); the full eigh when every vector is needed.
     `overwrite` lets LAPACK work in `gram`'s memory (its contents are then destroyed).
 
     `fast` (top-k only; the `mixed` solver): the same route in float32 (ssytrd, ssterf for all
