@@ -254,6 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--embeddings", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, not {args.repeat}")
     if args.child == "transform":
         return child_transform(args)
     if args.child == "svd":

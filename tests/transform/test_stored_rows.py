@@ -115,3 +115,19 @@ def test_a_non_finite_row_is_named_whichever_pass_meets_it(make_embeddings, name
     for single in (False, True):
         with pytest.raises(SpecrecError, match="NaN or Inf .*item index 23"):
             spectral.project(emb, np.ones((9, 2)), single=single, rows=6)
+
+
+def test_a_file_system_without_mmap_reads_through_hdf5(make_embeddings, monkeypatch):
+    import mmap
+
+    from specrec.embed import mapped
+
+    emb = open_embeddings(make_embeddings(anisotropic(40, 9, seed=3)))
+    assert mapped.map_rows(emb.h5_path, "embeddings") is not None
+
+    def refuse(*args, **kwargs):
+        raise OSError("mmap not supported")
+
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    assert mapped.map_rows(emb.h5_path, "embeddings") is None
+    np.testing.assert_array_equal(_gathered(emb), emb.load(np.float32)[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import h5py
 import numpy as np
@@ -26,23 +26,26 @@ def stored_runs(path: Path, name: str) -> list[Run] | None:
     a non-native byte order or non-float dtype, a user block, chunks that split rows, chunks not
     yet written (fill values), or a layout other than contiguous or chunked."""
     with h5py.File(path, "r") as f:
-        data = f[name]
-        if data.ndim != 2 or data.dtype.kind != "f" or not data.dtype.isnative:
-            return None
-        if f.userblock_size != 0 or data.id.get_create_plist().get_nfilters() != 0:
-            return None
-        n_rows, dim = data.shape
-        row_bytes = dim * data.dtype.itemsize
-        layout = data.id.get_create_plist().get_layout()
-        if layout == h5py.h5d.CONTIGUOUS:
-            offset = data.id.get_offset()
-            return None if offset is None else [Run(0, n_rows, offset)]
-        if layout != h5py.h5d.CHUNKED or data.chunks[1] != dim:
-            return None
-        chunk_rows = data.chunks[0]
-        chunks = _chunk_offsets(data)
-        if len(chunks) != -(-n_rows // chunk_rows):
-            return None
+        return _runs(f, f[name])
+
+
+def _runs(f: h5py.File, data: h5py.Dataset) -> list[Run] | None:
+    if data.ndim != 2 or data.dtype.kind != "f" or not data.dtype.isnative:
+        return None
+    if f.userblock_size != 0 or data.id.get_create_plist().get_nfilters() != 0:
+        return None
+    n_rows, dim = data.shape
+    row_bytes = dim * data.dtype.itemsize
+    layout = data.id.get_create_plist().get_layout()
+    if layout == h5py.h5d.CONTIGUOUS:
+        offset = data.id.get_offset()
+        return None if offset is None else [Run(0, n_rows, offset)]
+    if layout != h5py.h5d.CHUNKED or data.chunks[1] != dim:
+        return None
+    chunk_rows = data.chunks[0]
+    chunks = _chunk_offsets(data)
+    if len(chunks) != -(-n_rows // chunk_rows):
+        return None
     runs: list[Run] = []
     for first, offset in sorted(chunks):
         rows = min(chunk_rows, n_rows - first)
@@ -57,6 +60,20 @@ def stored_runs(path: Path, name: str) -> list[Run] | None:
             return None
         covered += run.rows
     return runs
+
+
+def map_rows(path: Path, name: str) -> MappedRows | None:
+    """`MappedRows` of dataset `name`, or None when its bytes cannot be mapped as they are
+    (`stored_runs`) or the file system refuses a memory map: the caller reads through HDF5."""
+    with h5py.File(path, "r") as f:
+        data = f[name]
+        runs, dtype, dim = _runs(f, data), data.dtype, data.shape[-1]
+    if runs is None:
+        return None
+    try:
+        return MappedRows(path, dtype, dim, runs)
+    except (OSError, ValueError):  # e.g. a file system without mmap
+        return None
 
 
 def _chunk_offsets(data: h5py.Dataset) -> list[tuple[int, int]]:

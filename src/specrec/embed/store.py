@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from specrec.artifacts import Meta, read_meta
-from specrec.embed.mapped import MappedRows, stored_runs
+from specrec.embed.mapped import map_rows
 from specrec.errors import SpecrecError
 
 EMBEDDINGS_FILE = "embeddings.h5"
@@ -68,17 +68,14 @@ class EmbeddingsFile:
         `check=False` skips the finite check (one pass over the rows): for callers that check
         what they compute from each block instead, and call `check_rows` when it is not finite.
         """
-        runs = stored_runs(self.h5_path, "embeddings") if mapped else None
-        if runs is None:
+        rows = map_rows(self.h5_path, "embeddings") if mapped else None
+        if rows is None:
             with h5py.File(self.h5_path, "r") as f:
                 stored = f["embeddings"].dtype
             for start, block in self.iter_rows(chunk_rows, stored, reuse=True, check=check):
                 block.flags.writeable = False  # a view: the buffer itself stays writable
                 yield start, [block]
             return
-        with h5py.File(self.h5_path, "r") as f:
-            stored = f["embeddings"].dtype
-        rows = MappedRows(self.h5_path, stored, self.dim, runs)
         for start in range(1, self.n_items + 1, chunk_rows):
             stop = min(start + chunk_rows, self.n_items + 1)
             pieces = list(rows.pieces(start, stop))
