@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from specrec.embed.encoders.resolve import load_encoder, resolve_encoder
-from specrec.embed.pooling import pool, position_ids
+from specrec.embed.encoders.positions import PositionNumbering
+from specrec.embed.pooling import pool
 from specrec.errors import SpecrecError
 
 # token states 1..8 along the sequence, two features: H[b, t] = (t + 1, 10 * (t + 1))
@@ -27,8 +28,11 @@ def test_pooling_by_hand():
 
 
 def test_position_ids_count_real_tokens_only():
-    assert position_ids(LEFT).tolist() == [[0, 0, 1, 2], [0, 0, 0, 1]]
-    assert position_ids(RIGHT).tolist() == [[0, 1, 2, 2], [0, 1, 1, 1]]
+    assert PositionNumbering().ids(LEFT).tolist() == [[0, 0, 1, 2], [0, 0, 0, 1]]
+    assert PositionNumbering().ids(RIGHT).tolist() == [[0, 1, 2, 0], [0, 1, 0, 0]]
+    roberta = PositionNumbering(first=2, pad=1)  # RoBERTa/MPNet: from padding_idx + 1
+    assert roberta.ids(LEFT).tolist() == [[1, 2, 3, 4], [1, 1, 2, 3]]
+    assert roberta.ids(RIGHT).tolist() == [[2, 3, 4, 1], [2, 3, 1, 1]]
 
 
 def test_unknown_pooling_is_a_user_error():

@@ -36,7 +36,3 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
         raise SpecrecError(f"unknown pooling '{how}'; choose one of: {', '.join(POOLERS)}")
     return POOLERS[how](hidden, mask)
 
-
-def position_ids(mask: torch.Tensor) -> torch.Tensor:
-    """p_bt = max(0, sum_{s<=t} M_bs - 1): real tokens count 0, 1, 2, ... on either padding side."""
-    return (mask.long().cumsum(dim=1) - 1).clamp(min=0)

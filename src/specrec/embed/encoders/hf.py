@@ -1,7 +1,7 @@
 """The `transformers` backend: AutoTokenizer + AutoModel, then pooling over the attention mask.
 
-v = pool(H, M) with H = AutoModel(prompt + text).last_hidden_state (positions counted over real
-tokens only), then v / ||v||_2 when normalising.
+v = pool(H, M) with H = AutoModel(prompt + text).last_hidden_state, then v / ||v||_2 when
+normalising; every text of a padded batch keeps the positions it has alone (see `positions.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import torch
 
 from specrec.embed.encoders.base import EncoderSettings
 from specrec.embed.encoders.locate import quiet_offline_transformers
-from specrec.embed.pooling import pool, position_ids
+from specrec.embed.encoders.positions import left_padding_numbering
+from specrec.embed.pooling import pool
 from specrec.errors import SpecrecError
 
 
@@ -47,6 +48,11 @@ class TransformersEncoder:
         params = inspect.signature(self.model.forward).parameters
         self.takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         self.accepts = set(params)
+        self.left_numbering = (
+            left_padding_numbering(self.model, "position_ids" in params, settings.model)
+            if settings.padding_side == "left"
+            else None
+        )
         self.dim = int(self.model.config.hidden_size)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -62,8 +68,8 @@ class TransformersEncoder:
             k: v.to(self.device) for k, v in batch.items() if self.takes_any or k in self.accepts
         }
         mask = inputs["attention_mask"]
-        if "position_ids" in self.accepts:
-            inputs["position_ids"] = position_ids(mask)
+        if self.left_numbering is not None:
+            inputs["position_ids"] = self.left_numbering.ids(mask)
         autocast = (
             torch.autocast("cuda", dtype=self.dtype)
             if self.device.type == "cuda" and self.dtype != torch.float32

@@ -33,7 +33,8 @@ def resolve_encoder(
     normalize: bool | None = None,
 ) -> EncoderSettings:
     """Every option of `encoder` resolved; the sentence-transformers backend runs a folder's own
-    pipeline only when no option asks for something that pipeline does not do."""
+    pipeline only when no option asks for something that pipeline does not do, and always pads on
+    the right (left padding would move the positions of models such as BERT under it)."""
     spec = ENCODERS.get(encoder)
     _check_choice("pooling", pooling, POOLINGS)
     _check_choice("padding side", padding_side, PADDING_SIDES)
@@ -44,15 +45,15 @@ def resolve_encoder(
     pooling = pooling or spec.pooling
     padding_side = padding_side or spec.padding_side
     normalize = normalize if normalize is not None else spec.normalize
-    tokenizer_side = _tokenizer_padding_side(directory)
     pipeline = sentence_transformers_pipeline(directory)
     use_pipeline = (
         pipeline is not None
         and pooling is None
-        and padding_side in (None, tokenizer_side)
+        and padding_side in (None, "right")  # right padding keeps every text's own positions
         and not (normalize is False and pipeline.normalize)
     )
     if use_pipeline:
+        padding_side = "right"
         pooling = pipeline.pooling or "mean"
         normalize = bool(normalize) or pipeline.normalize
     else:
@@ -71,7 +72,7 @@ def resolve_encoder(
         revision=revision,
         model_signature=model_signature(directory),
         pooling=pooling,
-        padding_side=padding_side or tokenizer_side,
+        padding_side=padding_side or _tokenizer_padding_side(directory),
         max_length=int(
             max_length
             or spec.max_length

@@ -1,7 +1,8 @@
 """The `sentence-transformers` backend: a folder's own modules (Transformer, Pooling, Normalize).
 
 v = Normalize(Pooling(Transformer(prompt + text))), plus v / ||v||_2 when normalising is asked for
-and the folder has no Normalize module.
+and the folder has no Normalize module. Batches are padded on the right whatever the tokenizer
+declares: the pipeline passes no position ids, so only right padding keeps each text's own.
 """
 
 from __future__ import annotations
