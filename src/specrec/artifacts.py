@@ -1,4 +1,4 @@
-"""Artifact directories: meta.json, fingerprints, atomic writes, skip-if-unchanged, index checks."""
+"""Artifact directories: meta.json, fingerprints, index checks, and the one safe way to write an --out."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -89,7 +91,9 @@ def read_meta(path: str | Path, kind: str | None = None, required: Sequence[str]
     except (json.JSONDecodeError, TypeError, KeyError) as exc:
         raise SpecrecError(f"'{meta_path}' is malformed ({exc}); rerun its stage with --force")
     if kind is not None and meta.kind != kind:
-        raise SpecrecError(f"'{path}' is a {meta.kind} artifact, but a {kind} artifact is needed here")
+        raise SpecrecError(
+            f"'{path}' is {_a(meta.kind)} artifact, but {_a(kind)} artifact is needed here"
+        )
     if meta.schema_version != SCHEMA_VERSION:
         raise SpecrecError(
             f"'{path}' has schema version {meta.schema_version}, this specrec reads "
@@ -108,6 +112,105 @@ def check_same_items(a_name: str, a: Meta, b_name: str, b: Meta) -> None:
             f"items of {a_name} and {b_name} differ (items fingerprint {str(a.items_fingerprint)[:19]} "
             f"vs {str(b.items_fingerprint)[:19]}); rebuild {b_name} from the same dataset"
         )
+
+
+def artifact_kind(path: Path) -> str | None:
+    """The kind a folder's meta.json declares, or None when the folder is not a specrec artifact."""
+    meta_path = Path(path) / META_FILE
+    if not meta_path.is_file():
+        return None
+    try:
+        raw = json.loads(meta_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    return kind if kind in KINDS and "fingerprint" in raw else None
+
+
+def _overlaps(out: Path, other: Path) -> str | None:
+    """How `out` collides with `other` ('is', 'contains', 'lies inside'), or None."""
+    if out == other:
+        return "is"
+    if out in other.parents:
+        return "contains"
+    if other in out.parents:
+        return "lies inside"
+    return None
+
+
+def check_output(out: Path, kind: str, protect: Iterable[Path] = ()) -> None:
+    """Refuse an `out` whose writing could destroy anything but a `kind` artifact.
+
+    Refused: `out` is, contains or lies inside a path in `protect` (the stage's inputs); `out` is
+    a file, an artifact of another kind, or a non-empty folder that is not an artifact; `out` lies
+    inside any artifact. Nothing on disk is touched.
+    """
+    resolved = Path(out).resolve()
+    for path in protect:
+        relation = _overlaps(resolved, Path(path).resolve())
+        if relation:
+            raise SpecrecError(
+                f"--out '{out}' {relation} the input '{path}'; writing there would destroy it, "
+                "choose another --out"
+            )
+    for parent in resolved.parents:
+        if (found := artifact_kind(parent)) is not None:
+            raise SpecrecError(
+                f"--out '{out}' lies inside the {found} artifact '{parent}'; choose a folder "
+                "outside it"
+            )
+    if not resolved.exists():
+        return
+    if not resolved.is_dir():
+        raise SpecrecError(f"--out '{out}' is a file; choose a folder for the {kind} artifact")
+    found = artifact_kind(resolved)
+    if found is None and any(resolved.iterdir()):
+        raise SpecrecError(
+            f"--out '{out}' is a non-empty folder that is not a specrec artifact; specrec never "
+            "replaces other files, choose an empty or new folder"
+        )
+    if found is not None and found != kind:
+        raise SpecrecError(
+            f"--out '{out}' holds {_a(found)} artifact; {_a(kind)} artifact cannot replace it, "
+            "choose another --out"
+        )
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file that serialises writers of `out` (a hidden sibling, never inside it)."""
+    out = Path(out).resolve()
+    return out.parent / f".{out.name}.lock"
+
+
+@contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold the write lock of `out`; refuse when another process holds it, naming that process."""
+    from filelock import FileLock, Timeout
+
+    path = lock_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    owner = path.with_name(path.name + ".owner")
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = owner.read_text().strip() if owner.is_file() else "another process"
+        raise SpecrecError(
+            f"--out '{out}' is being written by {holder}; wait for it to finish or choose "
+            "another --out"
+        ) from None
+    try:
+        command = " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
+        started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        owner.write_text(f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {started})")
+        yield
+    finally:
+        owner.unlink(missing_ok=True)
+        lock.release()
 
 
 @contextmanager
@@ -147,6 +250,68 @@ def up_to_date(out: Path, fingerprint: str) -> Meta | None:
     return meta if meta.fingerprint == fingerprint else None
 
 
+def input_paths(inputs: dict) -> list[Path]:
+    """The paths of a stage's recorded inputs (what its --out must never touch)."""
+    return [Path(spec["path"]) for spec in inputs.values() if spec.get("path")]
+
+
+@dataclass
+class OutputClaim:
+    """A stage's checked, locked hold on its --out: `existing` when nothing needs doing."""
+
+    out: Path
+    kind: str
+    config: dict
+    inputs: dict
+    fingerprint: str
+    existing: Meta | None
+
+    def write(self, build: Callable[[Path], dict], items_fp: str | None) -> Meta:
+        """Run `build(tmp) -> stats` in a temporary sibling, write meta.json last, swap it in."""
+        with atomic_dir(self.out) as tmp:
+            stats = build(tmp)
+            meta = Meta(kind=self.kind, config=self.config, inputs=self.inputs,
+                        items_fingerprint=items_fp, fingerprint=self.fingerprint,
+                        stats=stats or {})
+            write_meta(tmp, meta)
+        return meta
+
+
+@contextmanager
+def claim_output(
+    out: str | Path,
+    *,
+    kind: str,
+    config: dict,
+    inputs: dict,
+    protect: Iterable[Path] = (),
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+    lock: bool = True,
+) -> Iterator[OutputClaim]:
+    """Check `out` (see `check_output`), lock it, and tell whether it is already up to date.
+
+    `inputs` are the recorded inputs (their paths are protected, as are the extra `protect`
+    paths). An artifact of the same kind is replaced only when stale or with `force`, and only
+    through `OutputClaim.write`. `lock=False` is for the non-writing ranks of a distributed run.
+    """
+    out = Path(out)
+    protected = [*input_paths(inputs), *map(Path, protect)]
+    fingerprint = stage_fingerprint(kind, config, inputs)
+    check_output(out, kind, protected)
+    with output_lock(out) if lock else _no_lock():
+        check_output(out, kind, protected)  # again: it may have changed while we waited
+        existing = None if force else up_to_date(out, fingerprint)
+        if existing is not None and log:
+            log(f"{out} is up to date ({kind}, {fingerprint[:19]}); skipping (--force to redo)")
+        yield OutputClaim(out, kind, config, inputs, fingerprint, existing)
+
+
+@contextmanager
+def _no_lock() -> Iterator[None]:
+    yield
+
+
 def build_artifact(
     out: str | Path,
     *,
@@ -155,6 +320,7 @@ def build_artifact(
     inputs: dict,
     items_fp: str | None,
     build: Callable[[Path], dict],
+    protect: Iterable[Path] = (),
     force: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Meta:
@@ -162,23 +328,6 @@ def build_artifact(
 
     The whole directory appears atomically: a crash leaves no artifact that looks complete.
     """
-    out = Path(out)
-    fingerprint = stage_fingerprint(kind, config, inputs)
-    if not force:
-        existing = up_to_date(out, fingerprint)
-        if existing is not None:
-            if log:
-                log(f"{out} is up to date ({kind}, {fingerprint[:19]}); skipping (--force to redo)")
-            return existing
-    with atomic_dir(out) as tmp:
-        stats = build(tmp)
-        meta = Meta(
-            kind=kind,
-            config=config,
-            inputs=inputs,
-            items_fingerprint=items_fp,
-            fingerprint=fingerprint,
-            stats=stats or {},
-        )
-        write_meta(tmp, meta)
-    return meta
+    with claim_output(out, kind=kind, config=config, inputs=inputs, protect=protect, force=force,
+                      log=log) as claim:
+        return claim.existing or claim.write(build, items_fp)

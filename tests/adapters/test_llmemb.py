@@ -8,10 +8,11 @@ import torch
 from adapters_synthetic import N_ITEMS, K
 
 from specrec.errors import SpecrecError
-from specrec.evaluate.evaluate import load_run
 from specrec.models.embedders import EMBEDDERS
 from specrec.models.embedders.llmemb import soft_contrastive
-from specrec.train.train import TrainConfig, train
+from specrec.runs.config import TrainConfig
+from specrec.runs.model import load_model
+from specrec.train.train import train
 from specrec.transform.store import read_table
 
 TINY = {"n_layers": 1, "n_heads": 1, "inner_size": 16}
@@ -102,9 +103,9 @@ def test_teacher_alignment_equals_alpha_times_the_formula(tables, teacher):
     adapter = EMBEDDERS.get("llmemb")(
         N_ITEMS, K, table, {"teacher": str(teacher), "align_items": 12, "alpha": 0.5, "tau": 2.0}
     )
-    # loading the teacher (which reseeds torch) leaves the student's initialisation untouched
+    # reading the teacher's stored table draws nothing: the student initialises as without it
     assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), adapter.parameters()))
-    expected_teacher = load_run(teacher)[0].item_table().detach()
+    expected_teacher = load_model(teacher, N_ITEMS).item_table().detach()
     assert torch.equal(adapter.teacher, expected_teacher) and adapter.teacher.shape == (
         N_ITEMS + 1,
         K,
@@ -131,3 +132,30 @@ def test_bad_teachers_are_refused(tables, teacher, tmp_path):
         EMBEDDERS.get("llmemb")(N_ITEMS, 4, table, {"teacher": str(teacher)})
     with pytest.raises(SpecrecError):
         EMBEDDERS.get("llmemb")(N_ITEMS, K, table, {"teacher": str(tmp_path / "missing")})
+
+
+def test_the_teacher_is_an_input_of_the_student(tables, dataset, tmp_path):
+    quiet = lambda m: None  # noqa: E731
+    teacher = tmp_path / "teacher"
+
+    def teach(seed: int):
+        return train(dataset=dataset, out=teacher, device="cpu", log=quiet, config=TrainConfig(
+            dim=K, max_len=6, epochs=1, seed=seed, backbone_options=TINY))
+
+    def student(log):
+        return train(dataset=dataset, table=tables["llmemb"], out=tmp_path / "student",
+                     device="cpu", log=log, config=TrainConfig(
+                         dim=K, max_len=6, epochs=1, backbone_options=TINY,
+                         embedder_options={"teacher": str(teacher)}))
+
+    first_teacher = teach(0)
+    first = student(quiet)
+    assert first.inputs["teacher"] == {"path": str(teacher), "kind": "run",
+                                       "fingerprint": first_teacher.fingerprint}
+    said: list[str] = []
+    assert student(said.append).fingerprint == first.fingerprint and "up to date" in said[-1]
+    teach(1)  # the teacher retrained in place: the student is stale and trains again
+    said.clear()
+    again = student(said.append)
+    assert again.fingerprint != first.fingerprint and not any("up to date" in m for m in said)
+    assert again.inputs["teacher"]["fingerprint"] != first_teacher.fingerprint

@@ -13,9 +13,12 @@ from safetensors.torch import load_file
 
 from specrec.cli import main
 from specrec.errors import SpecrecError
-from specrec.evaluate.evaluate import evaluate, load_run
+from specrec.evaluate.evaluate import evaluate
 from specrec.models.base import BACKBONES
-from specrec.train.train import TrainConfig, build_model, train
+from specrec.runs.config import TrainConfig
+from specrec.runs.model import build_model, load_model
+from specrec.runs.store import read_run
+from specrec.train.train import train
 from specrec.transform.store import read_table
 
 TINY = {
@@ -80,7 +83,7 @@ def test_trained_adapter_reloads_from_weights_and_table(method, tables, dataset,
         device="cpu",
         log=lambda m: None,
     )
-    model, _, _ = load_run(tmp_path / "run")
+    model = load_model(tmp_path / "run", N_ITEMS)
     table = model.item_table()
     assert table.shape == (N_ITEMS + 1, K) and torch.all(table[0] == 0)
     metrics = evaluate(
@@ -100,8 +103,8 @@ def test_cli_transform_then_train_with_embedder_options(emb_path, dataset, tmp_p
     main(["train", "--out", run, *common, "--backbone-opt", "n_layers=1",
           "--backbone-opt", "n_heads=1", "--embedder-opt", "fusion=concat",
           "--embedder-opt", "id_dim=2", "--embedder-opt", "h=4"])
-    model, run_config, _ = load_run(tmp_path / "r")
-    assert run_config["embedder_options"] == {"fusion": "concat", "id_dim": 2, "h": 4}
+    model = load_model(tmp_path / "r", N_ITEMS)
+    assert read_run(tmp_path / "r").config.embedder_options == {"fusion": "concat", "id_dim": 2, "h": 4}
     assert model.embedder.id.shape == (N_ITEMS + 1, 2)
     assert model.embedder.query.shape == (K - 2, 4) and model.embedder.key.shape == (6, 4)
     capsys.readouterr()

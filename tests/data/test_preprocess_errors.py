@@ -188,7 +188,7 @@ def test_out_must_not_be_something_else(tmp_path):
     with pytest.raises(SpecrecError, match="is a file"):
         preprocess(out=tmp_path / "file", **args)
     write_text(tmp_path / "docs" / "thesis.tex", "precious")
-    with pytest.raises(SpecrecError, match="non-empty folder that is not a dataset"):
+    with pytest.raises(SpecrecError, match="non-empty folder that is not a specrec artifact"):
         preprocess(out=tmp_path / "docs", **args)
     assert (tmp_path / "docs" / "thesis.tex").read_text() == "precious"
     write_text(

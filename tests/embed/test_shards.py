@@ -42,13 +42,3 @@ def test_merge_puts_rows_back_in_index_order():
                 for r in range(world)]  # fmt: skip
         merged = shards.merge(order, rows, np.full((8, 2), -1.0, dtype=np.float32))
         assert merged[1:, 0].tolist() == list(range(1, 8)) and merged[0, 0] == -1.0
-
-
-def test_world_reads_the_torchrun_environment(monkeypatch):
-    monkeypatch.setenv("RANK", "3")
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    monkeypatch.setenv("LOCAL_RANK", "1")
-    assert shards.world() == (3, 4, 1)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        monkeypatch.delenv(name)
-    assert shards.world() == (0, 1, 0)

@@ -1,154 +1,98 @@
-"""Report test fixtures: small metrics, run and transform artifacts made with build_artifact."""
+"""Report inputs made by the real stages on tiny data (one session-wide world, a few seconds)."""
 
 from __future__ import annotations
 
-import json
-import math
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from specrec.artifacts import build_artifact
-from specrec.transform.store import write_table
+from specrec.testing.pipeline import (
+    evaluation_with_ranks,
+    quiet,
+    tiny_dataset,
+    tiny_embeddings,
+    tiny_evaluation,
+    tiny_run,
+)
+from specrec.transform.transform import transform
 
-ITEMS_FP = "sha256:" + "ab" * 32
-N_USERS = 60
-
-
-def metrics_from_ranks(ranks: np.ndarray, ks=(10, 20)) -> dict[str, float]:
-    """Written out independently of specrec.report.stats: one target per user."""
-    out = {}
-    for k in ks:
-        hits = [r <= k for r in ranks]
-        out[f"recall@{k}"] = float(np.mean(hits))
-        out[f"hit@{k}"] = float(np.mean(hits))
-        out[f"ndcg@{k}"] = float(np.mean([1 / math.log2(r + 1) if r <= k else 0 for r in ranks]))
-        out[f"mrr@{k}"] = float(np.mean([1 / r if r <= k else 0 for r in ranks]))
-    return out
+N_USERS, N_ITEMS = 60, 30
 
 
-def make_metrics(path: Path, *, label: str, seed: int, users: np.ndarray, ranks: np.ndarray,
-                 run: dict | None = None, dataset: str = "data/ml-test") -> dict:
-    """A metrics artifact whose metrics.json agrees with its ranks.parquet; returns metrics."""
-    metrics = metrics_from_ranks(ranks)
-    run_block = {"path": str(path) + "-run", "label": label, "backbone": "sasrec", "loss": "ce",
-                 "method": None, "fusion": None, "table": None, "params": {}, "seed": seed,
-                 "samples": "windows", "dataset": dataset, **(run or {})}
-    payload = {"split": "test", "protocol": "loo", "tie_rule": "pessimistic",
-               "mask_history": False, "n_users": len(users), "ks": [10, 20],
-               "metrics": metrics, "run": run_block}
-
-    def build(tmp: Path) -> dict:
-        (tmp / "metrics.json").write_text(json.dumps(payload))
-        table = pa.table({"user_idx": pa.array(users, pa.int32()),
-                          "rank": pa.array(ranks, pa.int64())})
-        pq.write_table(table, tmp / "ranks.parquet")
-        return {}
-
-    build_artifact(path, kind="metrics", config={"label": label, "seed": seed}, inputs={},
-                   items_fp=ITEMS_FP, build=build)
-    return metrics
+def make_tables(root: Path) -> dict[str, Path]:
+    """ACE by default (λ auto) on two encoders, an ACE λ sweep, whitenrec and PCA."""
+    minilm = tiny_embeddings(root / "emb-minilm", n_items=N_ITEMS, encoder="minilm")
+    e5 = tiny_embeddings(root / "emb-e5", n_items=N_ITEMS, encoder="e5", seed=1)
+    tables = {"ace-auto": root / "ace-auto", "ace-auto-e5": root / "ace-auto-e5",
+              "whitenrec": root / "whitenrec", "pca": root / "pca"}
+    transform(method="ace", embeddings=minilm, out=tables["ace-auto"], dim=8, log=quiet)
+    transform(method="ace", embeddings=e5, out=tables["ace-auto-e5"], dim=8, log=quiet)
+    transform(method="ace", embeddings=minilm, out=root / "ace", dim=8,
+              params={"lambda": "10,50,100"}, log=quiet)
+    for lam in (10, 50, 100):
+        tables[f"ace-{lam}"] = root / "ace" / f"lambda-{lam}"
+    transform(method="whitenrec", embeddings=minilm, out=tables["whitenrec"], dim=8, log=quiet)
+    transform(method="pca", embeddings=minilm, out=tables["pca"], dim=8, log=quiet)
+    return tables
 
 
-def make_run(path: Path, *, label: str, seed: int, best_valid: dict, curve: list[float],
-             method: str | None = None, table: str | None = None, params: dict | None = None,
-             extra: dict | None = None):
-    """A run artifact with config.json, history.parquet and best-epoch stats."""
-    config = {"label": label, "backbone": "sasrec", "loss": "ce", "method": method,
-              "fusion": "init" if method else None, "table": table, "params": params or {},
-              "seed": seed, "samples": "windows", "dataset": "data/ml-test", "protocol": "loo",
-              "optimizer": {"name": "adam", "lr": 1e-3}, **(extra or {})}
-    epochs = np.arange(1, len(curve) + 1)
-
-    def build(tmp: Path) -> dict:
-        (tmp / "config.json").write_text(json.dumps(config))
-        history = pa.table({"epoch": epochs, "loss": 10.0 / epochs, "seconds": np.ones(len(curve)),
-                            "valid_ndcg@10": np.asarray(curve, dtype=np.float64)})
-        pq.write_table(history, tmp / "history.parquet")
-        return {"best_epoch": int(np.argmax(curve)) + 1, "best_valid": best_valid,
-                "epochs": len(curve), "train_seconds": 1.0, "targets_per_second": 100.0}
-
-    return build_artifact(path, kind="run", config=config, inputs={}, items_fp=ITEMS_FP,
-                          build=build)
+def make_runs(root: Path, data: Path, tables: dict[str, Path]) -> dict[str, Path]:
+    """Runs keyed by what sets them apart from `id-s0` (ID-only SASRec, seed 0)."""
+    runs = {f"id-s{seed}": tiny_run(root / f"id-s{seed}", data, seed=seed) for seed in (0, 1, 2)}
+    runs["id-s0-again"] = tiny_run(root / "id-s0-again", data, seed=0)
+    runs["id-dim16"] = tiny_run(root / "id-dim16", data, dim=16)
+    runs["id-lr01"] = tiny_run(root / "id-lr01", data, lr=0.01)
+    runs["gru-s3"] = tiny_run(root / "gru-s3", data, backbone="gru4rec", seed=3)
+    for name in ("ace-auto", "ace-auto-e5", "ace-10", "ace-100", "whitenrec", "pca"):
+        runs[name] = tiny_run(root / f"run-{name}", data, table=tables[name])
+    for seed in (0, 1):
+        runs[f"ace-50-s{seed}"] = tiny_run(root / f"ace-50-s{seed}", data, table=tables["ace-50"],
+                                           seed=seed)
+    return runs
 
 
-RAW_SPECTRUM = 10.0 * 0.8 ** np.arange(32)
-
-
-def make_transform(path: Path, *, method: str, params: dict, scalars: dict[str, float]):
-    """A transform artifact with spectra before/after and scalar before/after diagnostics."""
-    lam = params.get("lambda")
-    after = RAW_SPECTRUM / np.sqrt(RAW_SPECTRUM**2 + lam) if lam is not None else np.ones(16)
-    inputs = {"embeddings": {"path": "work/emb-minilm", "fingerprint": "sha256:emb",
-                             "kind": "embeddings"}}
-
-    def build(tmp: Path) -> dict:
-        table = np.zeros((6, 4), dtype=np.float32)
-        table[1:] = np.arange(20, dtype=np.float32).reshape(5, 4) / 20
-        write_table(tmp, method=method, fusion="init", params=params, items_fp=ITEMS_FP,
-                    item_table=table,
-                    diagnostics={"spectrum_before": RAW_SPECTRUM, "spectrum_after": after[:16],
-                                 **scalars})
-        return {}
-
-    return build_artifact(path, kind="transform", config={"method": method, **params},
-                          inputs=inputs, items_fp=ITEMS_FP, build=build)
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory) -> dict:
-    """Three settings on one dataset, runs, ACE/whitening transforms; the expected raw numbers."""
-    root = tmp_path_factory.mktemp("report-inputs")
+def make_scenario(root: Path, runs: dict[str, Path]) -> dict:
+    """Evaluations with chosen per-user ranks: the baseline (3 seeds), ACE λ=50 (2 seeds, the
+    second run deleted afterwards) and whitenrec (1 seed, 5 users missing, rows shuffled)."""
     rng = np.random.default_rng(7)
     users = np.arange(1, N_USERS + 1)
-    diag = lambda cos, rank: {"mean_cosine_before": 0.62, "mean_cosine_after": cos,  # noqa: E731
-                              "effective_rank_before": 4.1, "effective_rank_after": rank}
-    transforms = {lam: root / f"ace-{lam}" for lam in (0, 50, 5000)}
-    for lam, path in transforms.items():
-        make_transform(path, method="ace", params={"lambda": lam, "gamma": 0.5},
-                       scalars=diag(0.01 + lam / 1e4, 30.0 - lam / 500))
-    make_transform(root / "whiten", method="whitenrec", params={"groups": 4},
-                   scalars=diag(0.02, 28.0))
-    data = {"base": {}, "ace": {}, "whiten": {}}
+    data: dict[str, dict] = {"base": {}, "ace": {}, "whiten": {}}
     paths = []
     for seed in (0, 1, 2):
-        ranks = rng.integers(1, 60, size=N_USERS)
+        ranks = rng.integers(1, N_ITEMS + 1, size=N_USERS)
         path = root / f"eval-base-{seed}"
-        data["base"][seed] = (users, ranks, make_metrics(path, label="sasrec", seed=seed,
-                                                         users=users, ranks=ranks))
+        metrics = evaluation_with_ranks(path, runs[f"id-s{seed}"], users, ranks)
+        data["base"][seed] = (users, ranks, metrics)
         paths.append(path)
-    ace_run = root / "run-ace-0"
-    make_run(ace_run, label="sasrec · ace λ=50", seed=0, best_valid={"ndcg@10": 0.2},
-             curve=[0.1, 0.15, 0.2, 0.19], method="ace", table=str(transforms[50]),
-             params={"lambda": 50})
     for seed in (0, 1):
-        ranks = np.maximum(1, rng.integers(1, 60, size=N_USERS) - 15)
-        run = {"method": "ace", "fusion": "init", "params": {"lambda": 50},
-               "table": str(transforms[50]), "path": str(ace_run) if seed == 0 else "missing/run"}
+        ranks = np.maximum(1, rng.integers(1, N_ITEMS + 1, size=N_USERS) - 8)
         path = root / f"eval-ace-{seed}"
-        data["ace"][seed] = (users, ranks, make_metrics(path, label="sasrec · ace λ=50",
-                                                        seed=seed, users=users, ranks=ranks,
-                                                        run=run))
+        metrics = evaluation_with_ranks(path, runs[f"ace-50-s{seed}"], users, ranks)
+        data["ace"][seed] = (users, ranks, metrics)
         paths.append(path)
-    # whitening: one seed, the last five users missing and rows shuffled (the join must cope)
+    shutil.rmtree(runs.pop("ace-50-s1"))  # a metrics artifact whose run is gone still reports
     order = rng.permutation(N_USERS - 5)
-    w_users, w_ranks = users[:-5][order], rng.integers(1, 40, size=N_USERS - 5)
+    w_users, w_ranks = users[:-5][order], rng.integers(1, 25, size=N_USERS - 5)
     path = root / "eval-whiten"
-    data["whiten"][0] = (w_users, w_ranks, make_metrics(
-        path, label="sasrec · whiten", seed=0, users=w_users, ranks=w_ranks,
-        run={"method": "whitenrec", "params": {"groups": 4}}))
+    data["whiten"][0] = (w_users, w_ranks,
+                         evaluation_with_ranks(path, runs["whitenrec"], w_users, w_ranks))
     paths.append(path)
-    make_run(root / "run-gru", label="gru4rec", seed=3, curve=[0.05, 0.08, 0.07],
-             best_valid={"valid_ndcg@10": 0.08, "valid_recall@10": 0.16})
-    inputs = [*paths, transforms[0], transforms[5000], root / "whiten", root / "run-gru"]
-    return {"root": root, "inputs": inputs, "data": data, "transforms": transforms}
+    return {"evaluations": paths, "data": data}
 
 
-@pytest.fixture
-def make():
-    """The artifact builders above, for tests that need their own small inputs."""
-    return SimpleNamespace(metrics=make_metrics, run=make_run, transform=make_transform)
+@pytest.fixture(scope="session")
+def world(tmp_path_factory) -> SimpleNamespace:
+    """One dataset, its tables, runs, real evaluations (`evals`) and the chosen-rank scenario."""
+    root = tmp_path_factory.mktemp("report-world")
+    dataset = tiny_dataset(root / "ml-test", n_users=N_USERS, n_items=N_ITEMS)
+    tables = make_tables(root)
+    runs = make_runs(root, dataset, tables)
+    scenario = make_scenario(root, runs)
+    evals = {name: tiny_evaluation(root / f"eval-{name}", run) for name, run in runs.items()
+             if name not in ("gru-s3", "id-s1", "id-s2")}
+    inputs = [*scenario["evaluations"], tables["ace-10"], tables["ace-100"], runs["gru-s3"]]
+    return SimpleNamespace(root=root, dataset=dataset, tables=tables, runs=runs, evals=evals,
+                           inputs=inputs, **scenario)

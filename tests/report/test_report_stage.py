@@ -1,4 +1,4 @@
-"""The report stage end to end on small artifacts: tables, statistics, CSV, plots, caching."""
+"""The report stage end to end on artifacts of the real stages: tables, statistics, CSV, plots."""
 
 from __future__ import annotations
 
@@ -10,20 +10,24 @@ import pytest
 from scipy import stats as scipy_stats
 
 from specrec.artifacts import read_meta
-from specrec.report import report
+from specrec.report import plots, report
 from specrec.report.inputs import load_inputs
 from specrec.report.plots import _ordered, ace_lambda
 from specrec.report.tables import result_tables, validation_tables
+from specrec.runs.store import read_run
+from specrec.transform.store import read_diagnostics
 
-LABELS = {"base": "sasrec", "ace": "sasrec · ace λ=50", "whiten": "sasrec · whiten"}
+BASELINE = "sasrec · ID-only"
+LABELS = {"base": BASELINE, "ace": "sasrec · ace", "whiten": "sasrec · whitenrec"}
 METRIC_COLUMNS = ["recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr@10", "mrr@20"]
 
 
 @pytest.fixture(scope="module")
-def built(scenario, tmp_path_factory):
+def built(world, tmp_path_factory):
     out = tmp_path_factory.mktemp("report-out") / "report"
-    meta = report(inputs=scenario["inputs"], out=out, baseline="sasrec", title="ML test")
-    return {"out": out, "meta": meta, **scenario}
+    meta = report(inputs=world.inputs, out=out, baseline=BASELINE, title="ML test")
+    return {"out": out, "meta": meta, "inputs": world.inputs, "data": world.data,
+            "world": world}
 
 
 def markdown_table(text: str, heading_start: str) -> list[dict[str, str]]:
@@ -72,11 +76,9 @@ def test_markdown_cells_bold_marks_the_column_maximum(built):
     assert rows[0]["ndcg@10"] == expected
     for metric in METRIC_COLUMNS:
         means = {g: np.mean(seed_values(built, g, metric)) for g in LABELS}
-        best = max(means, key=means.get)
+        top = max(means.values())
         bold = [r["label"] for r in rows if r[metric].startswith("**")]
-        assert bold == [LABELS[best]], metric
-    # the scenario has a different winner per column: whitening wins recall@10, ACE ndcg@10
-    assert rows[2]["recall@10"].startswith("**") and rows[1]["ndcg@10"].startswith("**")
+        assert bold == [LABELS[g] for g in LABELS if means[g] == top], metric
 
 
 def per_user_ndcg10(scenario, group):
@@ -108,12 +110,12 @@ def test_paired_p_values_equal_scipy_on_the_same_vectors(built):
         assert float(row["Δ% ndcg@10"]) == pytest.approx(100 * (mean - base) / base, rel=1e-12)
     assert len(per_user_ndcg10(built, "whiten")[0]) == 55  # the join dropped 5 users
     assert rows[LABELS["base"]]["p (Wilcoxon)"] == ""  # no test of the baseline against itself
-    assert float(rows[LABELS["ace"]]["p (t-test)"]) < 1e-3  # ACE's ranks were shifted by 15
+    assert float(rows[LABELS["ace"]]["p (t-test)"]) < 1e-3  # ACE's ranks were shifted by 8
 
 
 def test_csv_reads_back_the_numbers_of_the_tables(built):
     tables = result_tables(load_inputs(built["inputs"]).evaluations, requested=None,
-                           primary="ndcg@10", baseline="sasrec")
+                           primary="ndcg@10", baseline=BASELINE)
     rows = csv_rows(built["out"] / "results.csv")
     assert len(tables) == 1 and len(rows) == 3
     for row in tables[0].rows:
@@ -131,28 +133,37 @@ def test_csv_reads_back_the_numbers_of_the_tables(built):
 def test_runs_without_evaluation_go_to_a_validation_table(built):
     text = (built["out"] / "results.md").read_text()
     rows = markdown_table(text, "Validation")
-    assert [r["label"] for r in rows] == ["gru4rec"]  # the evaluated ACE run is not listed
-    assert rows[0]["ndcg@10"] == "0.0800" and rows[0]["recall@10"] == "0.1600"
-    assert rows[0]["best epoch"] == "2"
+    assert [r["label"] for r in rows] == ["gru4rec · ID-only"]  # evaluated runs are not listed
+    gru = read_run(built["world"].runs["gru-s3"])
+    assert rows[0]["ndcg@10"] == f"{gru.best_valid['ndcg@10']:.4f}"
+    assert rows[0]["best epoch"] == str(gru.meta.stats["best_epoch"]) and rows[0]["seeds"] == "3"
     assert "not test results" in text
-    record = csv_rows(built["out"] / "validation.csv")["gru4rec"]
-    assert float(record["ndcg@10"]) == 0.08 and record["table"] == "validation"
+    record = csv_rows(built["out"] / "validation.csv")["gru4rec · ID-only"]
+    assert float(record["ndcg@10"]) == gru.best_valid["ndcg@10"]
+    assert float(record["recall@10"]) == gru.best_valid["recall@10"]
+    assert record["table"] == "validation"
 
 
 def test_transforms_tabulate_before_after_pairs_including_referenced_ones(built):
     with open(built["out"] / "diagnostics.csv", newline="") as handle:
         by_artifact = {r["artifact"]: r for r in csv.DictReader(handle)}
-    # ace-50 was not on the command line: it came through the evaluations' run.table
-    assert sorted(by_artifact) == ["ace-0", "ace-50", "ace-5000", "whiten"]
-    assert float(by_artifact["ace-50"]["mean_cosine_after"]) == 0.015
-    assert float(by_artifact["ace-5000"]["effective_rank_after"]) == 20.0
-    assert float(by_artifact["whiten"]["mean_cosine_before"]) == 0.62
-    assert by_artifact["ace-50"]["transform"] == "ace γ=0.5, λ=50"
+    # λ=50 and whitenrec were not on the command line: they came through the runs' tables
+    assert sorted(by_artifact) == ["lambda-10", "lambda-100", "lambda-50", "whitenrec"]
+    tables = built["world"].tables
+    for artifact, table in (("lambda-50", "ace-50"), ("whitenrec", "whitenrec")):
+        stored = read_diagnostics(tables[table])
+        row = by_artifact[artifact]
+        assert float(row["mean_cosine_after"]) == stored["output_mean_cosine"]
+        assert float(row["mean_cosine_before"]) == stored["input_mean_cosine"]
+        assert float(row["effective_rank_after"]) == stored["output_effective_rank"]
+    assert {a: r["transform"] for a, r in by_artifact.items()} == {
+        "lambda-10": "ace λ=10", "lambda-100": "ace λ=100", "lambda-50": "ace λ=50",
+        "whitenrec": "whitenrec"}
 
 
 def test_pngs_are_written_and_valid(built):
-    names = ["spectra.png", "diagnostics.png", "curves.png", "spectrum_ace-0.png",
-             "spectrum_ace-50.png", "spectrum_ace-5000.png", "spectrum_whiten.png"]
+    names = ["spectra.png", "diagnostics.png", "curves.png", "spectrum_lambda-10.png",
+             "spectrum_lambda-100.png", "spectrum_lambda-50.png", "spectrum_whitenrec.png"]
     for name in names:
         data = (built["out"] / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -166,29 +177,30 @@ def test_pngs_are_written_and_valid(built):
 def test_spectra_order_ace_tables_by_lambda(built):
     transforms = load_inputs(built["inputs"]).transforms
     assert [(t.method, ace_lambda(t)) for t in _ordered(transforms)] == [
-        ("ace", 0.0), ("ace", 50.0), ("ace", 5000.0), ("whitenrec", None)]
+        ("ace", 10.0), ("ace", 50.0), ("ace", 100.0), ("whitenrec", None)]
 
 
 def test_meta_and_skip_when_up_to_date(built, capsys, monkeypatch):
     meta = read_meta(built["out"], kind="report")
     assert meta.stats["result_rows"] == 3 and meta.stats["validation_rows"] == 1
-    assert meta.items_fingerprint == "sha256:" + "ab" * 32
-    assert len(meta.inputs) == 6 + 2 + 4  # evaluations, runs, transforms (referenced included)
+    assert meta.items_fingerprint == read_run(built["world"].runs["id-s0"]).meta.items_fingerprint
+    # evaluations; runs (gru4rec, then the 5 evaluated runs that still exist); transforms
+    assert len(meta.inputs) == 6 + 6 + 4
     before = (built["out"] / "results.md").stat().st_mtime_ns
     monkeypatch.setenv("COLUMNS", "200")
-    again = report(inputs=built["inputs"], out=built["out"], baseline="sasrec", title="ML test")
+    again = report(inputs=built["inputs"], out=built["out"], baseline=BASELINE, title="ML test")
     captured = capsys.readouterr()
     assert again.fingerprint == meta.fingerprint
     assert (built["out"] / "results.md").stat().st_mtime_ns == before
     assert "up to date" in captured.err
     base = seed_values(built, "base", "ndcg@10")
-    assert "sasrec · ace λ=50" in captured.out and f"{np.mean(base):.4f}" in captured.out
+    assert "sasrec · ace" in captured.out and f"{np.mean(base):.4f}" in captured.out
     assert "N@10" in captured.out and "p (W)" in captured.out
 
 
 def test_requested_metrics_set_columns_and_primary(built):
     tables = result_tables(load_inputs(built["inputs"]).evaluations,
-                           requested=["ndcg@20", "hit@10"], primary="ndcg@20", baseline="sasrec")
+                           requested=["ndcg@20", "hit@10"], primary="ndcg@20", baseline=BASELINE)
     assert tables[0].columns == ["ndcg@20", "hit@10"]
     assert tables[0].extras[0] == "Δ% ndcg@20"
     ace = tables[0].rows[1]
@@ -197,13 +209,23 @@ def test_requested_metrics_set_columns_and_primary(built):
     assert ace.extras["Δ% ndcg@20"] == pytest.approx(100 * (mean - base) / base, rel=1e-12)
 
 
-def test_runs_differing_in_seed_and_output_dir_aggregate(tmp_path, make):
-    for seed, best in ((0, 0.10), (1, 0.13), (2, 0.16)):
-        make.run(tmp_path / f"gru-{seed}", label="gru4rec", seed=seed, curve=[best],
-                 best_valid={"valid_ndcg@10": best}, extra={"out": f"runs/gru-{seed}"})
-    runs = load_inputs([tmp_path / f"gru-{seed}" for seed in range(3)]).runs
-    (table,) = validation_tables(runs, requested=None)
+def test_runs_differing_only_in_seed_aggregate(world):
+    paths = [world.runs[f"id-s{seed}"] for seed in (0, 1, 2)]
+    (table,) = validation_tables(load_inputs(paths).runs, requested=None)
     (row,) = table.rows
-    assert row.info["seeds"] == "0, 1, 2" and row.info["best epoch"] == "1, 1, 1"
-    assert row.cells["ndcg@10"].mean == pytest.approx(0.13, abs=1e-15)
-    assert row.cells["ndcg@10"].std == pytest.approx(0.03, abs=1e-15)
+    best = [read_run(path).best_valid["ndcg@10"] for path in paths]
+    epochs = [str(read_run(path).meta.stats["best_epoch"]) for path in paths]
+    assert row.info["label"] == BASELINE and row.info["seeds"] == "0, 1, 2"
+    assert row.info["best epoch"] == ", ".join(epochs)
+    assert row.cells["ndcg@10"].mean == pytest.approx(statistics.mean(best), abs=1e-15)
+    assert row.cells["ndcg@10"].std == pytest.approx(statistics.stdev(best), abs=1e-15)
+
+
+def test_training_curves_tell_runs_apart_by_label_and_seed(built, monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure) or path.name)
+    report(inputs=built["inputs"], out=tmp_path / "again", baseline=BASELINE)
+    curves = next(f for f in figures if "per epoch" in f.axes[0].get_title())
+    legend = [text.get_text() for text in curves.axes[0].get_legend().get_texts()]
+    assert legend == ["gru4rec · ID-only (seed 3)", *(f"{BASELINE} (seed {s})" for s in range(3)),
+                      "sasrec · ace (seed 0)", "sasrec · whitenrec (seed 0)"]

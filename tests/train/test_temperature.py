@@ -7,7 +7,9 @@ from specrec.errors import SpecrecError
 from specrec.evaluate.evaluate import evaluate
 from specrec.evaluate.ranking import target_ranks
 from specrec.testing.synthetic import markov_sequences, write_sequences
-from specrec.train.train import TrainConfig, build_model, train
+from specrec.runs.config import TrainConfig
+from specrec.runs.model import build_model
+from specrec.train.train import train
 
 HSTU = dict(backbone="hstu", dim=16, max_len=10, batch_size=16)
 

@@ -13,7 +13,8 @@ from specrec.cli import main
 from specrec.errors import SpecrecError
 from specrec.evaluate.evaluate import evaluate
 from specrec.testing.synthetic import markov_sequences, write_sequences
-from specrec.train.train import TrainConfig, train
+from specrec.runs.config import TrainConfig
+from specrec.train.train import train
 
 SMALL = dict(dim=16, max_len=10, batch_size=16, backbone_options={"n_layers": 1, "n_heads": 1,
              "inner_size": 32, "hidden_dropout": 0.1, "attn_dropout": 0.1})

@@ -9,17 +9,12 @@ import typer
 
 from specrec.errors import SpecrecError
 
-app = typer.Typer(
-    name="specrec",
-    help="LLM-enhanced sequential recommendation: preprocess -> embed -> transform -> train -> "
-    "evaluate -> report.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from specrec.cli.app import app
 
 # Each module registers its command on `app` when imported.
 from specrec.cli import preprocess, embed, transform, train, evaluate, report  # noqa: E402,F401
+
+__all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:

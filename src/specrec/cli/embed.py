@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from specrec.cli import app
+from specrec.cli.app import app
 from specrec.console import out
 
 
@@ -28,7 +28,7 @@ def embed_cli(
         None, "--normalize/--no-normalize", help="L2-normalise vectors (default: the encoder's)."
     ),
     batch_size: int = typer.Option(64, "--batch-size", help="Texts per forward pass."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     dtype: str = typer.Option("float32", "--dtype", help="Storage dtype: float32 | float16."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if the output is up to date."),
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from specrec.cli import app
+from specrec.cli.app import app
 from specrec.console import out
 from specrec.errors import SpecrecError
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from specrec.cli import app
+from specrec.cli.app import app
 
 
 @app.command("report")

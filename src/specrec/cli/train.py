@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from specrec.cli import app
+from specrec.cli.app import app
 from specrec.cli.options import metrics_table, parse_key_values
 from specrec.console import out
 
@@ -46,7 +46,8 @@ def train_cli(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
 ) -> None:
     """Train a backbone ID-only or from a transform table; early-stops on validation."""
-    from specrec.train.train import TrainConfig, train
+    from specrec.runs.config import TrainConfig
+    from specrec.train.train import train
 
     config = TrainConfig(
         backbone=backbone, backbone_options=parse_key_values(backbone_opt, "--backbone-opt"),

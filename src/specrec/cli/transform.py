@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from specrec.cli import app
+from specrec.cli.app import app
 from specrec.cli.options import parse_key_values
 from specrec.console import out
 from specrec.errors import SpecrecError

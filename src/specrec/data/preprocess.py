@@ -11,15 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from specrec.artifacts import (
-    META_FILE,
-    Meta,
-    build_artifact,
-    items_fingerprint,
-    read_meta,
-    stage_fingerprint,
-    up_to_date,
-)
+from specrec.artifacts import Meta, check_output, claim_output, items_fingerprint
 from specrec.console import log
 from specrec.data.dataset import SPLITS
 from specrec.data.filtering import apply_rating_threshold, check_k, k_core
@@ -189,25 +181,6 @@ def build_dataset(
     )
 
 
-def _check_out(out: Path) -> None:
-    """Refuse to replace anything at `out` that is not a dataset artifact."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise SpecrecError(f"--out '{out}' is a file; give a folder for the dataset")
-    if (out / META_FILE).is_file():
-        try:
-            kind = read_meta(out).kind
-        except SpecrecError:
-            return  # a damaged artifact may be rebuilt
-        if kind != KIND:
-            raise SpecrecError(f"--out '{out}' holds a {kind} artifact; choose another folder")
-    elif any(out.iterdir()):
-        raise SpecrecError(
-            f"--out '{out}' is a non-empty folder that is not a dataset; choose another"
-        )
-
-
 def preprocess(
     *,
     source: str,
@@ -240,7 +213,8 @@ def preprocess(
         reader.default_template(files, resolved_columns) if text_template is None else text_template
     )
     parse_template(template)
-    _check_out(out)
+    raw_paths = [*map(Path, paths), *files.values()]
+    check_output(out, KIND, raw_paths)  # before reading anything
     config = {
         "source": source_name,
         "paths": [str(Path(p).resolve()) for p in paths],
@@ -258,37 +232,27 @@ def preprocess(
         "valid_cutoff": valid_cutoff,
         "test_cutoff": test_cutoff,
     }
-    fingerprint = stage_fingerprint(KIND, config, {})
-    existing = None if force else up_to_date(out, fingerprint)
-    if existing is not None:
-        log(f"{out} is up to date ({KIND}, {fingerprint[:19]}); skipping (--force to redo)")
-        return existing
-    started = time.perf_counter()
-    log(f"reading {source_name}: {', '.join(p.name for p in files.values())}")
-    tables = build_dataset(
-        _read(reader, files, resolved_columns),
-        min_user=min_user,
-        min_item=min_item,
-        rating_threshold=rating_threshold,
-        template=template,
-        protocol=protocol_name,
-        options=options,
-    )
-    tables.stats["seconds"] = round(time.perf_counter() - started, 3)
-    if tables.stats["text_coverage"] < 1:
-        log(f"{1 - tables.stats['text_coverage']:.1%} of items have no text (no metadata)")
+    with claim_output(out, kind=KIND, config=config, inputs={}, protect=raw_paths, force=force,
+                      log=log) as claim:
+        if claim.existing is not None:
+            return claim.existing
+        started = time.perf_counter()
+        log(f"reading {source_name}: {', '.join(p.name for p in files.values())}")
+        tables = build_dataset(
+            _read(reader, files, resolved_columns),
+            min_user=min_user,
+            min_item=min_item,
+            rating_threshold=rating_threshold,
+            template=template,
+            protocol=protocol_name,
+            options=options,
+        )
+        tables.stats["seconds"] = round(time.perf_counter() - started, 3)
+        if tables.stats["text_coverage"] < 1:
+            log(f"{1 - tables.stats['text_coverage']:.1%} of items have no text (no metadata)")
 
-    def write(tmp: Path) -> dict:
-        tables.write(tmp)
-        return tables.stats
+        def write(tmp: Path) -> dict:
+            tables.write(tmp)
+            return tables.stats
 
-    return build_artifact(
-        out,
-        kind=KIND,
-        config=config,
-        inputs={},
-        items_fp=tables.items_fingerprint,
-        build=write,
-        force=True,
-        log=log,
-    )
+        return claim.write(write, tables.items_fingerprint)

@@ -13,16 +13,8 @@ import numpy as np
 import polars as pl
 
 from specrec import __version__
-from specrec.artifacts import (
-    Meta,
-    build_artifact,
-    input_ref,
-    items_fingerprint,
-    read_meta,
-    sha256_of,
-    stage_fingerprint,
-    up_to_date,
-)
+from specrec import devices
+from specrec.artifacts import Meta, claim_output, input_ref, items_fingerprint, read_meta, sha256_of
 from specrec.console import log, progress
 from specrec.embed import shards
 from specrec.embed.encoders.base import EncoderSettings
@@ -32,7 +24,6 @@ from specrec.embed.store import EMBEDDINGS_FILE
 from specrec.errors import SpecrecError
 
 STORAGE_DTYPES = ("float32", "float16")
-DEVICES = ("auto", "cpu", "cuda")
 WRITE_ROWS = 8192
 
 
@@ -68,39 +59,53 @@ def embed(
         encoder, model=model, pooling=pooling, padding_side=padding_side,
         max_length=max_length, prompt=prompt, normalize=normalize,
     )  # fmt: skip
-    rank, world_size, local_rank = shards.world()
-    device_name, compute_dtype = pick_device(device, local_rank)
+    found = devices.ranks()
+    device_t = devices.resolve_device(device, found.local_rank)
+    compute_dtype = _compute_dtype(device_t)
     config = {
         **settings.record(),
         "text_template": _text_template(data_meta),
         "batch_size": batch_size,
-        "device": device_name.split(":")[0],
+        "device": device_t.type,
         "compute_dtype": compute_dtype,
         "dtype": dtype,
     }
     inputs = {"dataset": input_ref(dataset, data_meta)}
-    if not force and (existing := up_to_date(out, stage_fingerprint("embeddings", config, inputs))):
-        if rank == 0:
-            fingerprint = existing.fingerprint[:19]
-            log(f"{out} is up to date (embeddings, {fingerprint}); skipping (--force to redo)")
-        return existing
+    with claim_output(out, kind="embeddings", config=config, inputs=inputs, force=force,
+                      protect=[settings.model_dir], log=log if found.is_main else None,
+                      lock=found.is_main) as claim:
+        if claim.existing is not None:
+            return claim.existing
+        # ranks wait for each other's shards for as long as the slowest takes: gloo, 12 hours
+        with devices.process_group(found, device_t, backend="gloo", timeout_s=12 * 3600):
+            meta = _embed_shards(claim, settings, data_meta, item_ids, texts, found,
+                                 batch_size=batch_size, device=str(device_t),
+                                 compute_dtype=compute_dtype)
+    return meta if meta is not None else read_meta(out, kind="embeddings")
 
+
+def _embed_shards(claim, settings: EncoderSettings, data_meta: Meta, item_ids: list[str],
+                  texts: list[str], found: devices.Ranks, *, batch_size: int, device: str,
+                  compute_dtype: str) -> Meta | None:
+    """Embed this rank's shard (resuming), then rank 0 merges all shards into the artifact."""
+    out, config, world_size = claim.out, claim.config, found.world_size
     started = time.perf_counter()
     order = shards.length_order(texts)
-    key = sha256_of({"config": {k: v for k, v in config.items() if k != "dtype"}, "inputs": inputs})
+    key = sha256_of({"config": {k: v for k, v in config.items() if k != "dtype"},
+                     "inputs": claim.inputs})
     shard_dirs = [partial_root(out) / f"shard-{r}-of-{world_size}" for r in range(world_size)]
-    store = PartialRows(shard_dirs[rank], key)
-    if store.batches_done and rank == 0:
+    store = PartialRows(shard_dirs[found.rank], key)
+    if store.batches_done and found.is_main:
         log(f"resuming {out}: {store.batches_done} batch(es) already in {partial_root(out)}")
     encode_started = time.perf_counter()
     encode_shard(
-        settings, texts, item_ids, shards.shard(order, rank, world_size), store,
-        batch_size=batch_size, device=device_name, compute_dtype=compute_dtype, show=rank == 0,
+        settings, texts, item_ids, shards.shard(order, found.rank, world_size), store,
+        batch_size=batch_size, device=device, compute_dtype=compute_dtype, show=found.is_main,
     )  # fmt: skip
-    shards.barrier(world_size)
+    devices.barrier(found)
     encode_seconds = time.perf_counter() - encode_started
     meta = None
-    if rank == 0:
+    if found.is_main:
         parts = [PartialRows.read_only(d, key) if r else store for r, d in enumerate(shard_dirs)]
         n_new = sum(part.new_rows for part in parts)
         n_batches = sum(
@@ -111,7 +116,7 @@ def embed(
         def build(tmp: Path) -> dict:
             dim = write_embeddings(
                 tmp / EMBEDDINGS_FILE, order=order, parts=parts, item_ids=item_ids,
-                attrs=_attrs(settings, config, data_meta), dtype=dtype,
+                attrs=_attrs(settings, config, data_meta), dtype=config["dtype"],
             )  # fmt: skip
             return {
                 "items": len(item_ids),
@@ -123,14 +128,10 @@ def embed(
                 "world_size": world_size,
             }
 
-        meta = build_artifact(
-            out, kind="embeddings", config=config, inputs=inputs,
-            items_fp=data_meta.items_fingerprint, build=build, force=True, log=log,
-        )  # fmt: skip
+        meta = claim.write(build, data_meta.items_fingerprint)
         shutil.rmtree(partial_root(out), ignore_errors=True)
-    shards.barrier(world_size)
-    shards.finish()
-    return meta if meta is not None else read_meta(out, kind="embeddings")
+    devices.barrier(found)
+    return meta
 
 
 def read_items(dataset: Path) -> tuple[Meta, list[str], list[str]]:
@@ -166,20 +167,13 @@ def read_items(dataset: Path) -> tuple[Meta, list[str], list[str]]:
     return meta, item_ids, texts
 
 
-def pick_device(device: str, local_rank: int = 0) -> tuple[str, str]:
-    """`(torch device, compute dtype)`: CUDA runs under bf16 (or fp16) autocast, CPU in float32."""
-    if device not in DEVICES:
-        raise SpecrecError(f"unknown --device '{device}'; choose one of: {', '.join(DEVICES)}")
+def _compute_dtype(device) -> str:
+    """CUDA runs under bf16 autocast (fp16 where bf16 is missing); the CPU in float32."""
+    if device.type != "cuda":
+        return "float32"
     import torch
 
-    has_cuda = torch.cuda.is_available()
-    if device == "cuda" and not has_cuda:
-        raise SpecrecError(
-            "--device cuda was asked for but no CUDA GPU is visible; use --device cpu"
-        )
-    if device == "cpu" or not has_cuda:
-        return "cpu", "float32"
-    return f"cuda:{local_rank}", "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
 
 
 def encode_shard(

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from specrec.console import log
-from specrec.report.inputs import Run, Transform
-from specrec.report.tables import run_label, transform_label
+from specrec.report.inputs import Transform
+from specrec.report.settings import join_label, lambda_of, lambda_text
+from specrec.report.tables import transform_labels, transform_parts
 
 DPI = 120
 
@@ -39,14 +40,13 @@ def _positive(values: np.ndarray) -> np.ndarray:
 
 
 def ace_lambda(transform: Transform) -> float | None:
-    """λ of an ACE table (parameter `lambda`, `lam` or `lambda_`), else None."""
-    for key in ("lambda", "lam", "lambda_"):
-        if transform.params.get(key) is not None:
-            return float(transform.params[key])
-    return None
+    """λ of an ACE table as a number: the one given, or the one λ "auto" resolved to; else None."""
+    value = lambda_of(transform.params) if transform.method == "ace" else None
+    return value if isinstance(value, float) else None
 
 
-def plot_transform_spectrum(transform: Transform, path: Path, title: str | None) -> str:
+def plot_transform_spectrum(transform: Transform, label: str, path: Path,
+                            title: str | None) -> str:
     """Every singular-value spectrum of one transform (before and after), log y."""
     figure = _figure(6.0, 4.0)
     axes = figure.add_subplot()
@@ -56,7 +56,7 @@ def plot_transform_spectrum(transform: Transform, path: Path, title: str | None)
     axes.set_yscale("log")
     axes.set_xlabel("index i (descending)")
     axes.set_ylabel("singular value σ_i")
-    axes.set_title(f"{transform_label(transform)} ({transform.path.name})", fontsize=10)
+    axes.set_title(f"{label} ({transform.path.name})", fontsize=10)
     axes.legend(fontsize=8)
     if title:
         figure.suptitle(title)
@@ -73,9 +73,22 @@ def _raw_key(transform: Transform, values: np.ndarray) -> str:
 
 def _ordered(transforms: list[Transform]) -> list[Transform]:
     """ACE tables by increasing λ first, then the other transforms by label."""
-    ace = sorted((t for t in transforms if t.method == "ace" and ace_lambda(t) is not None),
-                 key=ace_lambda)
-    return ace + sorted((t for t in transforms if t not in ace), key=transform_label)
+    labels = dict(zip(map(id, transforms), transform_labels(transforms)))
+    ace = sorted((t for t in transforms if ace_lambda(t) is not None), key=ace_lambda)
+    return ace + sorted((t for t in transforms if t not in ace), key=lambda t: labels[id(t)])
+
+
+def _legend_labels(transforms: list[Transform]) -> dict[int, str]:
+    """`ACE λ=10` (ACE tables always name λ), else the transform's label; by id()."""
+    out = {}
+    for transform, parts in zip(transforms, transform_parts(transforms)):
+        if transform.method == "ace" and lambda_text(transform.params):
+            rest = [p for p in parts if not p.startswith("λ=")]
+            extra = f" ({', '.join(rest)})" if rest else ""
+            out[id(transform)] = f"ACE {lambda_text(transform.params)}{extra}"
+        else:
+            out[id(transform)] = join_label(transform.method, parts)
+    return out
 
 
 def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str | None) -> str:
@@ -89,7 +102,8 @@ def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str 
     axes = figure.add_subplot()
     raw_seen: dict[str, str] = {}
     ordered = _ordered(transforms)
-    ace = [t for t in ordered if t.method == "ace" and ace_lambda(t) is not None]
+    legend = _legend_labels(transforms)
+    ace = [t for t in ordered if ace_lambda(t) is not None]
     shades = colormaps["viridis"](np.linspace(0.0, 0.9, max(len(ace), 1)))
     others = colormaps["tab10"]
     for i, transform in enumerate(ordered):
@@ -107,9 +121,10 @@ def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str 
             if len(values) == 0 or values[0] <= 0:
                 continue
             if transform in ace:
-                color, label = shades[ace.index(transform)], f"ACE λ={ace_lambda(transform):g}"
+                color = shades[ace.index(transform)]
             else:
-                color, label = others(i % 10), transform.method
+                color = others(i % 10)
+            label = legend[id(transform)]
             axes.plot(np.arange(1, len(values) + 1), _positive(values / values[0]),
                       color=color, label=label)
     axes.set_yscale("log")
@@ -137,6 +152,7 @@ def plot_diagnostics(transforms: list[Transform], columns: list[str], path: Path
     singles = [c for c in columns if not c.endswith(("_before", "_after"))]
     panels = [*stems, *singles]
     ordered = _ordered(transforms)
+    labels_of = dict(zip(map(id, transforms), transform_labels(transforms)))
     height = 1.0 + 0.3 * (len(ordered) + 1)
     figure = _figure(5.0 * min(len(panels), 3), height * ((len(panels) + 2) // 3))
     for p, name in enumerate(panels):
@@ -154,7 +170,7 @@ def plot_diagnostics(transforms: list[Transform], columns: list[str], path: Path
         key = f"{name}_after" if name in stems else name
         for t in ordered:
             if key in t.scalars:
-                labels.append(transform_label(t))
+                labels.append(labels_of[id(t)])
                 values.append(t.scalars[key])
                 colors.append("tab:blue")
         positions = np.arange(len(values))
@@ -167,30 +183,26 @@ def plot_diagnostics(transforms: list[Transform], columns: list[str], path: Path
     return _save(figure, path)
 
 
-def history_column(run: Run, primary: str) -> str | None:
+def history_column(history: dict[str, np.ndarray], primary: str) -> str | None:
     """`valid_<primary>` when the history has it, else its first `valid_` column, else None."""
-    if run.history is None:
-        return None
-    if f"valid_{primary}" in run.history:
+    if f"valid_{primary}" in history:
         return f"valid_{primary}"
-    return next((c for c in run.history if c.startswith("valid_")), None)
+    return next((c for c in history if c.startswith("valid_")), None)
 
 
-def plot_curves(runs: list[Run], primary: str, path: Path, title: str | None) -> str | None:
-    """Validation metric per epoch for every run with a history; the best epoch is marked."""
+def plot_curves(curves: list[tuple[str, dict[str, np.ndarray]]], primary: str, path: Path,
+                title: str | None) -> str | None:
+    """Validation metric per epoch of every (legend label, history); the best epoch is marked."""
     figure = _figure(7.0, 4.5)
     axes = figure.add_subplot()
     drawn = 0
-    for run in runs:
-        column = history_column(run, primary)
+    for label, history in curves:
+        column = history_column(history, primary)
         if column is None:
-            log(f"'{run.path}' has no validation history; left out of the training curves")
+            log(f"'{label}' has no validation history; left out of the training curves")
             continue
-        epochs = np.asarray(run.history["epoch"], dtype=np.float64)
-        values = np.asarray(run.history[column], dtype=np.float64)
-        label = run_label(run.run, run.path.name)
-        if run.run.get("seed") is not None:
-            label += f" (seed {run.run['seed']})"
+        epochs = np.asarray(history["epoch"], dtype=np.float64)
+        values = np.asarray(history[column], dtype=np.float64)
         if column != f"valid_{primary}":
             label += f" [{column.removeprefix('valid_')}]"
         (line,) = axes.plot(epochs, values, marker=".", label=label)
@@ -210,4 +222,3 @@ def plot_curves(runs: list[Run], primary: str, path: Path, title: str | None) ->
     if title:
         figure.suptitle(title)
     return _save(figure, path)
-

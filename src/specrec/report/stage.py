@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from specrec import __version__
-from specrec.artifacts import META_FILE, Meta, build_artifact, input_ref
+from specrec.artifacts import Meta, build_artifact, check_output, input_ref
 from specrec.console import log, out as stdout
 from specrec.errors import SpecrecError
 from specrec.report import plots
 from specrec.report.inputs import Inputs, load_inputs
 from specrec.report.render import to_markdown, to_rich, write_csv
+from specrec.report.settings import setting_key, setting_labels, unique_labels
 from specrec.report.stats import parse_metric
 from specrec.report.tables import (
     Table,
     covered_runs,
     diagnostics_table,
     result_tables,
+    transform_labels,
     validation_tables,
 )
 
@@ -42,7 +43,7 @@ def report(
     if not inputs:
         raise SpecrecError("no inputs; pass metrics, run or transform artifact directories")
     out = Path(out)
-    _check_out(out)
+    check_output(out, "report", protect=map(Path, inputs))  # before reading every input
     requested = [f"{n}@{k}" for n, k in map(parse_metric, metrics)] if metrics else None
     loaded = load_inputs(list(inputs))
     _check_requested(requested, loaded)
@@ -65,7 +66,7 @@ def report(
         out, kind="report", config=config, inputs=refs,
         items_fp=items.pop() if len(items) == 1 else None,
         build=lambda tmp: write_report(tmp, loaded, tables, primary=primary, title=title),
-        force=force, log=log,
+        protect=[*map(Path, inputs), *(a.path for a in loaded.all())], force=force, log=log,
     )
     for table in tables:
         stdout.print(to_rich(table), width=None if stdout.is_terminal else 160)
@@ -110,20 +111,20 @@ def _write_plots(directory: Path, loaded: Inputs, diagnostics: list[Table], prim
         figures.append((name, "Normalised singular-value spectra σ_i / σ_1 (log scale) of the raw "
                               "embeddings (dashed) and of every table; ACE tables by λ."))
         used: set[str] = set()
-        for transform in with_spectra:
+        for transform, label in zip(with_spectra, transform_labels(with_spectra)):
             stem = f"spectrum_{transform.path.name}"
             while stem in used:
                 stem += "_"
             used.add(stem)
-            name = plots.plot_transform_spectrum(transform, directory / f"{stem}.png", title)
+            name = plots.plot_transform_spectrum(transform, label, directory / f"{stem}.png",
+                                                 title)
             figures.append((name, f"Singular values before and after: {transform.path.name}."))
     if diagnostics and diagnostics[0].columns:
         name = plots.plot_diagnostics(loaded.transforms, diagnostics[0].columns,
                                       directory / "diagnostics.png", title)
         figures.append((name, "Scalar diagnostics: raw input embeddings (grey) vs each table."))
-    with_history = [r for r in loaded.runs if r.history is not None]
-    if with_history:
-        name = plots.plot_curves(with_history, primary, directory / "curves.png", title)
+    if loaded.runs:
+        name = plots.plot_curves(_curves(loaded), primary, directory / "curves.png", title)
         if name:
             figures.append((name, f"Validation {primary} per epoch; ★ marks the best epoch."))
     return figures
@@ -147,24 +148,17 @@ def _markdown(loaded: Inputs, tables: list[Table], figures: list[tuple[str, str]
     return "\n".join(parts)
 
 
-def _check_out(out: Path) -> None:
-    """Never replace something that is not a report: a typo in --out must not delete a run."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise SpecrecError(f"--out '{out}' is a file; choose a directory for the report")
-    meta_path = out / META_FILE
-    if meta_path.is_file():
-        try:
-            kind = json.loads(meta_path.read_text()).get("kind")
-        except (json.JSONDecodeError, AttributeError):
-            kind = None
-        if kind != "report":
-            raise SpecrecError(f"--out '{out}' is a {kind or 'broken'} artifact, not a report; "
-                               "choose another directory")
-    elif any(out.iterdir()):
-        raise SpecrecError(f"--out '{out}' is a non-empty directory that is not a report; "
-                           "choose another directory")
+def _curves(loaded: Inputs) -> list[tuple[str, dict]]:
+    """(legend label, history) per run: the label of its setting among these runs, its seed."""
+    keys = [setting_key(run.record) for run in loaded.runs]
+    first = {key: loaded.runs[keys.index(key)] for key in dict.fromkeys(keys)}
+    names = setting_labels([run.record for run in first.values()],
+                           [run.path.name for run in first.values()])
+    label_of = dict(zip(first, names))
+    labels = [f"{label_of[key]} (seed {run.record.get('seed', '?')})"
+              for key, run in zip(keys, loaded.runs)]
+    labels = unique_labels(labels, [run.path.name for run in loaded.runs])
+    return [(label, loaded.histories[run.path]) for label, run in zip(labels, loaded.runs)]
 
 
 def _check_requested(requested: list[str] | None, loaded: Inputs) -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specrec.console import log
 from specrec.errors import SpecrecError
-from specrec.report.inputs import Evaluation, Run, Transform
+from specrec.evaluate.store import Evaluation
+from specrec.report.inputs import Transform
+from specrec.report.settings import (
+    distinguishing_parts,
+    group_by_setting,
+    join_label,
+    setting_labels,
+    transform_fields,
+    unique_labels,
+)
 from specrec.report.stats import (
     RANK_METRICS,
     Summary,
@@ -19,13 +26,10 @@ from specrec.report.stats import (
     relative_change,
     summarize,
 )
+from specrec.runs.store import RunArtifact
 
-RESULT_INFO = ("label", "backbone", "method", "params", "loss", "seeds", "n")
+RESULT_INFO = ("label", "seeds", "n")
 P_WILCOXON, P_TTEST = "p (Wilcoxon)", "p (t-test)"
-SETTING_FIELDS = ("label", "backbone", "loss", "method", "fusion", "params", "samples", "dataset",
-                  "protocol")
-"""Run fields that define a setting: rows that agree on all of them differ only in the seed."""
-GREEK = {"lambda": "λ", "gamma": "γ", "alpha": "α", "beta": "β", "tau": "τ"}
 
 
 @dataclass
@@ -53,69 +57,24 @@ class Table:
     bold: bool = True
 
 
-def params_summary(params: dict | None) -> str:
-    """`{"lambda": 50, "gamma": 0.5}` -> `"λ=50, γ=0.5"` (None values left out)."""
-    parts = []
-    for key, value in sorted((params or {}).items()):
-        if value is None:
-            continue
-        text = f"{value:g}" if isinstance(value, float) else json.dumps(value).strip('"')
-        parts.append(f"{GREEK.get(key, key)}={text}")
-    return ", ".join(parts)
+def _dataset_name(record: dict) -> str:
+    return Path(str(record["dataset"])).name if record.get("dataset") else "unknown dataset"
 
 
-def run_label(run: dict, fallback: str) -> str:
-    """The run's own label, else backbone · method params, else the artifact's name."""
-    if run.get("label"):
-        return str(run["label"])
-    method = " ".join(x for x in (run.get("method"), params_summary(run.get("params"))) if x)
-    return " · ".join(x for x in (run.get("backbone"), method) if x) or fallback
-
-
-def _dataset_name(run: dict) -> str:
-    return Path(str(run["dataset"])).name if run.get("dataset") else "unknown dataset"
-
-
-def _describe(run: dict, fallback: str) -> dict[str, str]:
-    return {
-        "label": run_label(run, fallback),
-        "backbone": str(run.get("backbone") or ""),
-        "method": str(run.get("method") or "none"),
-        "params": params_summary(run.get("params")),
-        "loss": str(run.get("loss") or ""),
-    }
-
-
-def _group_rows(records: list, describe, metrics_of) -> list[Row]:
-    """Rows that differ only in seed become one row; the same seed twice is an error."""
-    groups: dict[str, Row] = {}
-    seeds: dict[str, list] = {}
-    for record in records:
-        run = record.run
-        key = json.dumps({k: run.get(k) for k in SETTING_FIELDS}, sort_keys=True, default=str)
-        seed = run.get("seed")
-        if key in groups and seed is not None and seed in seeds[key]:
-            first = groups[key].members[seeds[key].index(seed)]
-            raise SpecrecError(
-                f"'{first.path}' and '{record.path}' are the same run (label and seed {seed}); "
-                "pass each evaluation once"
-            )
-        groups.setdefault(key, Row(info=describe(record), cells={}))
-        groups[key].members.append(record)
-        seeds.setdefault(key, []).append(seed)
-    rows = list(groups.values())
-    for row, seed_list in zip(rows, seeds.values()):
-        row.info["seeds"] = ", ".join("?" if s is None else str(s) for s in seed_list)
-        row.info["n"] = str(len(row.members))
-        names = {m for member in row.members for m in metrics_of(member)}
-        row.cells = {
-            m: summarize([metrics_of(x)[m] for x in row.members if m in metrics_of(x)])
-            for m in names
-        }
-    labels = [row.info["label"] for row in rows]
-    for label in sorted({x for x in labels if labels.count(x) > 1}):
-        log(f"[yellow]label '{label}' names runs that differ in more than the seed; "
-            "they stay separate rows[/yellow]")
+def _group_rows(members: list, record_of, metrics_of) -> list[Row]:
+    """One row per setting (the run's record minus its seed): mean ± std over its seeds."""
+    groups = group_by_setting(members, record_of)
+    labels = setting_labels([record_of(group[0]) for group in groups],
+                            [group[0].path.name for group in groups])
+    rows = []
+    for label, group in zip(labels, groups):
+        seeds = [record_of(member).get("seed") for member in group]
+        names = {m for member in group for m in metrics_of(member)}
+        cells = {m: summarize([metrics_of(x)[m] for x in group if m in metrics_of(x)])
+                 for m in names}
+        info = {"label": label, "seeds": ", ".join("?" if s is None else str(s) for s in seeds),
+                "n": str(len(group))}
+        rows.append(Row(info=info, cells=cells, members=group))
     return rows
 
 
@@ -141,12 +100,12 @@ def result_tables(
     sections: dict[tuple, list[Evaluation]] = {}
     for ev in evaluations:
         c = ev.context
-        key = (_dataset_name(ev.run), ev.meta.items_fingerprint, c["split"], c["protocol"],
+        key = (_dataset_name(ev.run_record), ev.meta.items_fingerprint, c["split"], c["protocol"],
                c["tie_rule"], c["mask_history"])
         sections.setdefault(key, []).append(ev)
     tables = []
     for (dataset, _, split, protocol, tie_rule, mask), members in sections.items():
-        rows = _group_rows(members, lambda e: _describe(e.run, e.path.name), lambda e: e.metrics)
+        rows = _group_rows(members, lambda e: e.run_record, lambda e: e.metrics)
         context = {"dataset": dataset, "split": str(split), "protocol": str(protocol),
                    "tie_rule": str(tie_rule), "mask_history": str(mask)}
         history = "history masked" if mask else "history not masked"
@@ -168,14 +127,10 @@ def _add_paired_tests(tables: list[Table], baseline: str, primary: str) -> None:
         )
     found = False
     for table in tables:
-        bases = [row for row in table.rows if row.info["label"] == baseline]
-        if len(bases) > 1:
-            raise SpecrecError(f"baseline '{baseline}' names {len(bases)} different settings in "
-                               f"'{table.heading}'; give those runs distinct labels")
-        if not bases:
+        base = next((row for row in table.rows if row.info["label"] == baseline), None)
+        if base is None:
             continue
         found = True
-        base = bases[0]
         base_users = _per_user(base, primary)
         table.extras = [f"Δ% {primary}", P_WILCOXON, P_TTEST]
         table.note = (f"Δ% and paired two-sided tests against '{baseline}' on per-user {primary} "
@@ -205,9 +160,9 @@ def _per_user(row: Row, metric: str):
     return mean_over_seeds(per_seed)
 
 
-def covered_runs(runs: list[Run], evaluations: list[Evaluation]) -> set[int]:
+def covered_runs(runs: list[RunArtifact], evaluations: list[Evaluation]) -> set[int]:
     """Indices of runs that some metrics artifact evaluated (by path or by fingerprint)."""
-    paths = {Path(str(e.run["path"])).resolve() for e in evaluations if e.run.get("path")}
+    paths = {e.run_path.resolve() for e in evaluations}
     fingerprints = {
         ref.get("fingerprint") for e in evaluations for ref in e.meta.inputs.values()
         if isinstance(ref, dict)
@@ -216,16 +171,16 @@ def covered_runs(runs: list[Run], evaluations: list[Evaluation]) -> set[int]:
             if run.path.resolve() in paths or run.meta.fingerprint in fingerprints}
 
 
-def validation_tables(runs: list[Run], *, requested: list[str] | None) -> list[Table]:
+def validation_tables(runs: list[RunArtifact], *, requested: list[str] | None) -> list[Table]:
     """Best validation metrics of runs that have no metrics artifact (labelled as validation)."""
-    sections: dict[tuple, list[Run]] = {}
+    sections: dict[tuple, list[RunArtifact]] = {}
     for run in runs:
-        key = (_dataset_name(run.run), str(run.run.get("protocol") or "?"))
+        key = (_dataset_name(run.record), run.meta.items_fingerprint,
+               str(run.record.get("protocol") or "?"))
         sections.setdefault(key, []).append(run)
     tables = []
-    for (dataset, protocol), members in sections.items():
-        rows = _group_rows(members, lambda r: _describe(r.run, r.path.name),
-                           lambda r: r.best_valid)
+    for (dataset, _, protocol), members in sections.items():
+        rows = _group_rows(members, lambda r: r.record, lambda r: r.best_valid)
         for row in rows:
             row.info["best epoch"] = ", ".join(
                 str(r.meta.stats.get("best_epoch", "?")) for r in row.members)
@@ -251,8 +206,8 @@ def diagnostics_table(transforms: list[Transform]) -> Table | None:
     columns = [f"{s}_{side}" for s in stems for side in ("before", "after")]
     columns += [n for n in names if n not in paired]
     rows = []
-    for transform in transforms:
-        info = {"transform": transform_label(transform), "fusion": transform.fusion,
+    for transform, label in zip(transforms, transform_labels(transforms)):
+        info = {"transform": label, "fusion": transform.fusion,
                 "artifact": transform.path.name}
         cells = {n: Summary(v, math.nan, 1) for n, v in transform.scalars.items()}
         rows.append(Row(info=info, cells=cells, members=[transform]))
@@ -260,6 +215,15 @@ def diagnostics_table(transforms: list[Transform]) -> Table | None:
                  {}, ["transform", "fusion", "artifact"], columns, rows, bold=False)
 
 
-def transform_label(transform: Transform) -> str:
-    """`ace λ=50, γ=0.5`: method and parameters."""
-    return " ".join(x for x in (transform.method, params_summary(transform.params)) if x)
+def transform_parts(transforms: list[Transform]) -> list[list[str]]:
+    """Per transform, the `name=value` parts that tell it from the other tables of its method."""
+    candidates = [transform_fields(t.method, t.params, t.encoder, t.meta.inputs)
+                  for t in transforms]
+    return distinguishing_parts([t.method for t in transforms], candidates)
+
+
+def transform_labels(transforms: list[Transform]) -> list[str]:
+    """`pca`, or `ace λ=10` beside `ace λ=100`: the method, then what tells its tables apart."""
+    parts = transform_parts(transforms)
+    labels = [join_label(t.method, p) for t, p in zip(transforms, parts)]
+    return unique_labels(labels, [t.path.name for t in transforms])

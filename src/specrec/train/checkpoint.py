@@ -9,8 +9,7 @@ from pathlib import Path
 import torch
 
 from specrec.errors import SpecrecError
-
-CHECKPOINT_FILE = "checkpoint.pt"
+from specrec.runs.store import CHECKPOINT_FILE
 
 
 @dataclass

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
 from specrec.data.dataset import SequenceData
+from specrec.devices import Ranks
 from specrec.errors import SpecrecError
 from specrec.evaluate.metrics import summarize
 from specrec.evaluate.protocol import rank_split
@@ -22,25 +20,6 @@ from specrec.models.losses.base import Loss
 from specrec.models.model import SequentialRecommender
 from specrec.train.checkpoint import TrainState, clone_state_dict, save_state
 from specrec.train.samples import Batch, Samples
-
-
-@dataclass
-class Distributed:
-    """Process-group facts; world_size 1 when not launched by torchrun."""
-
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls, device: torch.device) -> "Distributed":
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return cls(int(os.environ.get("RANK", "0")), world)
 
 
 class Objective(nn.Module):
@@ -85,7 +64,7 @@ def run_epochs(
     settings: LoopSettings,
     *,
     device: torch.device,
-    dist_info: Distributed,
+    dist_info: Ranks,
     work_dir: Path,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainState:
@@ -140,8 +119,3 @@ def run_epochs(
         if on_epoch:
             on_epoch(row)
     return state
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)

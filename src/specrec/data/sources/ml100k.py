@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from specrec.data.sources import SOURCES, RawData, Source
+from specrec.data.sources.base import SOURCES, RawData, Source
 from specrec.data.sources.recbole import RecBoleAtomic, read_recbole
 from specrec.errors import SpecrecError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from specrec.data.sources import SOURCES, RawData, Source
+from specrec.data.sources.base import SOURCES, RawData, Source
 from specrec.data.sources._io import (
     read_text,
     require_columns,

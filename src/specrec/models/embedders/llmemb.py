@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from specrec.artifacts import check_same_items, read_meta
 from specrec.console import log
 from specrec.errors import SpecrecError
 from specrec.models.embedders.base import EMBEDDERS, ItemEmbedder
@@ -19,6 +17,7 @@ from specrec.models.embedders.morec import (
     positive_int,
     real_option,
 )
+from specrec.runs.store import read_item_table
 from specrec.transform.store import TransformTable
 
 DEFAULTS = {"h": None, "teacher": None, "alpha": 0.01, "tau": 2.0, "align_items": 256}
@@ -66,24 +65,14 @@ class LLMEmb(FeatureAdapter):
 
 
 def load_teacher(path: str | Path, table: TransformTable, n_items: int, dim: int) -> Tensor:
-    """The item table `[N+1, k]` of a trained run, without disturbing the caller's RNG state."""
-    from specrec.evaluate.evaluate import load_run  # evaluate imports train, which imports us
-
-    path = Path(str(path))
-    meta = read_meta(path, kind="run")
-    check_same_items(f"teacher run '{path}'", meta, f"transform '{table.path}'", table.meta)
-    numpy_state = np.random.get_state()
-    with torch.random.fork_rng():  # load_run reseeds torch (build_model)
-        model, _, _ = load_run(path)
-    np.random.set_state(numpy_state)
-    with torch.no_grad():
-        teacher = model.item_table().float()
+    """The final item table `[N+1, k]` a trained run stored (no model is rebuilt, no RNG used)."""
+    teacher = read_item_table(Path(str(path)), like=table.meta)
     if teacher.shape != (n_items + 1, dim):
         raise SpecrecError(
             f"teacher run '{path}' has a {teacher.shape[0]}×{teacher.shape[1]} item table, "
             f"the model needs {n_items + 1}×{dim}; train the teacher with --dim {dim}"
         )
-    return teacher
+    return torch.from_numpy(teacher)
 
 
 @EMBEDDERS.register("llmemb")
