@@ -6,6 +6,16 @@ import math
 
 import numpy as np
 import pytest
+from bounds import (
+    EPS64,
+    U32,
+    cov_error,
+    float32_projection_error,
+    gram_eig_error,
+    products_bound,
+    whitened_tolerance,
+    within,
+)
 from transform_synthetic import anisotropic
 
 from specrec.data.dataset import load_dataset
@@ -32,7 +42,7 @@ def test_llminit_var_picks_high_variance_dims_of_popular_items(
     table = read_table(tmp_path / "t")
     assert table.params["dims"] == expected.tolist() == meta.stats["dims"]
     assert table.params["variant"] == "var"
-    np.testing.assert_allclose(table.item_table[1:], matrix[:, expected], rtol=1e-6)
+    np.testing.assert_array_equal(table.item_table[1:], matrix[:, expected])  # copied values
     everyone = np.sort(np.argsort(-matrix.var(axis=0), kind="stable")[:K])
     assert not np.array_equal(everyone, expected)  # popularity matters on this data
 
@@ -41,7 +51,7 @@ def test_llminit_uni_and_rand(emb_path, matrix, tmp_path):
     _run("llminit", emb_path, tmp_path / "u", variant="uni")
     uni = read_table(tmp_path / "u")
     assert uni.params["dims"] == [0, 4, 8, 12, 16, 20]
-    np.testing.assert_allclose(uni.item_table[1:], matrix[:, ::4], rtol=1e-6)
+    np.testing.assert_array_equal(uni.item_table[1:], matrix[:, ::4])
     picks = []
     for seed in (1, 1, 2):
         transform(
@@ -57,12 +67,23 @@ def test_llminit_uni_and_rand(emb_path, matrix, tmp_path):
     assert len(set(picks[2])) == K and picks[2] == sorted(picks[2])
 
 
-def test_llminit_whitened_pca_equals_alphafuse_semantics(emb_path, tmp_path):
+def test_llminit_whitened_pca_equals_alphafuse_semantics(emb_path, matrix, tmp_path):
     _run("llminit", emb_path, tmp_path / "w", variant="whitened-pca")
     _run("alphafuse", emb_path, tmp_path / "a", null_dim=2)
     table = read_table(tmp_path / "w").item_table[1:].astype(np.float64)
-    np.testing.assert_allclose(np.cov(table, rowvar=False), np.eye(K), atol=1e-5)
-    np.testing.assert_allclose(table, read_table(tmp_path / "a").frozen[1:], atol=1e-5)
+    n, dim = matrix.shape
+    centred = matrix - matrix.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    values, vectors = values[::-1][:K], vectors[:, ::-1][:, :K]
+    weights = vectors * np.sqrt((n - 1) / values)
+    # the same eigenpairs and float64 products, scales √((N−1)/λ) two ways (a few ε apart), each
+    # table rounded to float32 once
+    bound = products_bound(centred, weights) + 8 * EPS64 * np.abs(centred @ weights)
+    bound = bound + 2 * U32 * (np.abs(table) + bound)
+    within(table, read_table(tmp_path / "a").frozen[1:], bound)
+    stored = U32 * np.abs(table)
+    cov_bound = whitened_tolerance(values, gram_eig_error(matrix, True), dim)
+    within(np.cov(table, rowvar=False), np.eye(K), cov_bound + cov_error(table, stored))
 
 
 def test_llminit_var_needs_a_dataset(emb_path, tmp_path):
@@ -83,9 +104,17 @@ def test_whiten_with_fewer_items_than_dims_uses_the_non_null_directions(make_emb
         log=lines.append,
     )
     assert any("rank-deficient" in line for line in lines)
-    features = read_table(tmp_path / "t").basis["features"][1:].astype(np.float64)
+    table = read_table(tmp_path / "t")
+    features = table.basis["features"][1:].astype(np.float64)
     assert features.shape == (20, 19)  # centred rank N − 1
-    np.testing.assert_allclose(np.cov(features, rowvar=False, bias=True), np.eye(19), atol=1e-4)
+    # through the 20×20 Gram ĒĒᵀ: its 19 nonzero eigenvalues are ĒᵀĒ's; V = ĒᵀU S⁻¹
+    mean = matrix.mean(axis=0)
+    _, sigma, vt = np.linalg.svd(matrix - mean, full_matrices=False)
+    values, weights = sigma[:19] ** 2, vt[:19].T * np.sqrt(20) / sigma[:19]
+    tol = whitened_tolerance(values, gram_eig_error(matrix, True), 40)
+    moved = float32_projection_error(matrix, mean, weights) + U32 * np.abs(features)
+    cov = np.cov(features, rowvar=False, bias=True)
+    within(cov, np.eye(19), tol + cov_error(features, moved, ddof=0))
 
 
 def test_group_whiten_uneven_groups_and_too_many(emb_path, tmp_path):

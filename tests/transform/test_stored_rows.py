@@ -7,6 +7,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from bounds import (
+    EPS32,
+    EPS64,
+    U16,
+    gram_entry_error,
+    mean_cosine_error,
+    perturbed_product,
+    products_bound,
+    within,
+)
 from transform_synthetic import anisotropic
 
 from specrec.embed.mapped import stored_runs
@@ -81,24 +91,31 @@ def test_moments_and_projections_do_not_depend_on_the_layout(make_embeddings, na
     emb = open_embeddings(path)
     weights = np.random.default_rng(0).standard_normal((9, 3))
     mean = matrix.mean(axis=0)
+    # float16: the stored rows themselves differ, by ≤ U16·|x| (centred: their differences too)
+    moved = U16 * np.abs(matrix) if name == "float16" else np.zeros_like(matrix)
     # 6-row blocks come in ≤ 3 pieces, used as they are when uncentred; 20-row ones in up to 6
     # pieces of 4 rows when the chunks lie reversed: gathered into one buffer first
     for mixed, center, rows in [(m, c, r) for m in (False, True) for c in (True, False)
                                 for r in (6, 20)]:
         want = streamed_moments(reference, center=center, rows=rows, mixed=mixed)
         got = streamed_moments(emb, center=center, rows=rows, mixed=mixed)
-        scale = np.abs(want.gram).max()
-        tol = 1e-2 if name == "float16" else 1e-6 if mixed else 1e-12
-        np.testing.assert_allclose(got.gram, want.gram, atol=tol * scale)
-        np.testing.assert_allclose(got.mean, want.mean, atol=tol * np.abs(want.mean).max())
-        # within a block the cosine sums run in the stored precision (float32 here)
-        cosine_tol = 1e-4 if name == "float16" else 1e-6  # float16: the rows themselves differ
-        assert got.mean_cosine == pytest.approx(want.mean_cosine, abs=cosine_tol)
+        x = matrix - mean if center else matrix
+        shift = moved + moved.mean(axis=0) if center else moved
+        stored = perturbed_product(np.abs(x).T, shift.T, np.abs(x), shift)
+        within(got.gram, want.gram, 2 * gram_entry_error(matrix, center, rows, mixed) + stored)
+        # the means: γ_b (or γ_N) of the shifted column sums in each side's precision
+        eps, terms = (EPS32, rows) if mixed else (EPS64, len(matrix))
+        spread = np.abs(matrix - matrix[:rows].mean(axis=0)).mean(axis=0) if center else (
+            np.abs(matrix).mean(axis=0))
+        within(got.mean, want.mean, 2 * (terms + 2) * eps * spread + moved.mean(axis=0))
+        # within a block the cosine sums run in float32 (float16 blocks are widened first)
+        cosine = mean_cosine_error(matrix, rows, EPS32)
+        cosine += mean_cosine_error(matrix, rows, EPS32, U16 if name == "float16" else 0.0)
+        within(got.mean_cosine, want.mean_cosine, cosine)
     table = spectral.project(emb, weights, mean=mean, rows=6)
-    np.testing.assert_allclose(
-        table, spectral.project(reference, weights, mean=mean, rows=6),
-        atol=(1e-2 if name == "float16" else 1e-10) * np.abs(table).max(),
-    )
+    bound = products_bound(matrix - mean, weights) + moved @ np.abs(weights)
+    within(table, spectral.project(reference, weights, mean=mean, rows=6), np.vstack(
+        [np.zeros((1, 3)), bound]))
 
 
 @pytest.mark.parametrize("name", ["chunked", "chunks-reversed", "gzip"])

@@ -122,13 +122,13 @@ def test_missing_or_wrong_artifacts(emb_path, dataset_path, tmp_path):
     _fails(tmp_path, "does not exist", method="pca", embeddings=tmp_path / "nowhere")
     _fails(
         tmp_path,
-        "is a dataset artifact, but a embeddings artifact",
+        "is a dataset artifact, but an embeddings artifact",
         method="pca",
         embeddings=dataset_path,
     )
     _fails(
         tmp_path,
-        "is a embeddings artifact, but a dataset artifact",
+        "is an embeddings artifact, but a dataset artifact",
         method="pca",
         embeddings=emb_path,
         dataset=emb_path,

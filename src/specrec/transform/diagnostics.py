@@ -6,7 +6,7 @@ import numpy as np
 from rich.table import Table
 
 from specrec.transform.gram import mean_cosine
-from specrec.transform.spectral import Eigen
+from specrec.transform.spectral import Eigen, below_rank_zeroed, numerical_rank
 
 TOP = 10
 STATS_SPECTRUM = 16
@@ -45,14 +45,17 @@ def top_share(singular_values: np.ndarray, total: float | None = None, top: int 
 
 
 def table_spectrum(table: np.ndarray, centered: bool) -> np.ndarray:
-    """Singular values (descending) of the table's rows 1..N, column-centred when `centered`."""
+    """Singular values (descending) of the table's rows 1..N, column-centred when `centered`;
+    those below its numerical rank (`numerical_rank`, ε of the table's dtype) are exactly 0."""
+    eps = float(np.finfo(table.dtype if table.dtype.kind == "f" else np.float64).eps)
     x = np.asarray(table[1:], dtype=np.float64)
     if centered:
         x = x - x.mean(axis=0)
     if x.shape[1] <= x.shape[0]:
         values = np.linalg.eigvalsh(x.T @ x)[::-1]
-        return np.sqrt(np.clip(values, 0.0, None))
-    return np.linalg.svd(x, compute_uv=False)
+    else:
+        values = np.linalg.svd(x, compute_uv=False) ** 2
+    return np.sqrt(below_rank_zeroed(values, numerical_rank(values, x.shape, eps)))
 
 
 def describe(eig: Eigen, table: np.ndarray) -> dict[str, np.ndarray | float]:
@@ -63,7 +66,9 @@ def describe(eig: Eigen, table: np.ndarray) -> dict[str, np.ndarray | float]:
     """
     before = eig.singular_values
     after = table_spectrum(table, eig.centered)
-    total = None if eig.complete else eig.trace
+    # a zero among the known values: the numerical rank is reached, the unknown tail is 0 too
+    complete = eig.complete or eig.rank < len(before)
+    total = None if complete else eig.trace
     length = min(eig.n - int(eig.centered), len(eig.mean))
     return {
         "input_singular_values": before,
@@ -79,12 +84,13 @@ def describe(eig: Eigen, table: np.ndarray) -> dict[str, np.ndarray | float]:
         "input_sigma_ratio": _ratio(before, len(after)),
         "output_sigma_ratio": _ratio(after, len(after)),
         "centered": float(eig.centered),
-        "input_spectrum_complete": float(eig.complete),
+        "input_spectrum_complete": float(complete),
     }
 
 
 def _ratio(singular_values: np.ndarray, k: int) -> float:
-    """σ₁/σ_k over the first k values (the spread a k-dim table inherits); inf if σ_k = 0."""
+    """σ₁/σ_k over the first k values (the spread a k-dim table inherits); inf when σ_k = 0,
+    i.e. k exceeds the numerical rank (meta.json stats record it as null)."""
     s = np.asarray(singular_values)[:k]
     return float(s[0] / s[-1]) if len(s) and s[-1] > 0 else float("inf")
 

@@ -31,6 +31,12 @@ MIXED_VALUE_TOL = 32 * float(np.finfo(np.float32).eps)
 """...and above λ₁ · MIXED_VALUE_TOL: the float32 tridiagonalisation that gives `mixed` its
 eigenvalues is off by a few float32 ε · λ₁ (about 1.5e-7 λ₁ at D = 4,096)."""
 
+GRAM_EPS = float(np.sqrt(16 * np.finfo(np.float64).eps))
+"""The float64 Gram route's own floor, per √max(N, D): an eigenvalue of XᵀX (or XXᵀ) formed and
+solved in float64 is good to about c · max(N, D) · ε₆₄ · λ₁ (forming it, then a backward-stable
+eigensolver; c = 16), so a singular value below √(c · max(N, D) · ε₆₄) · σ₁ is noise of order
+√ε₆₄ · σ₁. It is 6e-8, under float32's ε (1.2e-7): it binds only for float64 matrices."""
+
 
 def chunk_rows(dim: int, itemsize: int = 8) -> int:
     return max(16, CHUNK_BYTES // (itemsize * dim))
@@ -53,8 +59,9 @@ class Eigen:
 
     `values` are the squared singular values of X, descending: all min(N, D) of them when
     `complete`, else only the top ones (randomized solver; `trace` = Σ all values stays exact).
-    `vectors [D, m]` are the top-m right singular vectors, each signed so that its largest-|.|
-    entry is positive. `rank` is the numerical rank (see `numerical_rank`). `solver` is the
+    `rank` is the numerical rank (see `numerical_rank`); every value at index ≥ `rank` is
+    exactly 0 (rounding noise is not reported as data). `vectors [D, m]` are the top-m right
+    singular vectors, each signed so that its largest-|.| entry is positive. `solver` is the
     one that ran (`auto` resolved).
     """
 
@@ -93,7 +100,8 @@ def stored_eps(emb: EmbeddingsFile) -> float:
 def numerical_rank(
     values: np.ndarray, shape: tuple[int, int], eps: float, mixed: bool = False
 ) -> int:
-    """#{σᵢ > σ₁ · sqrt(max(N, D)) · ε_stored}: directions above the input's rounding noise.
+    """#{σᵢ > σ₁ · √max(N, D) · max(ε, GRAM_EPS)}: directions above the rounding noise of the
+    input (ε = its machine epsilon) and of the float64 Gram the values came from.
 
     With float32 block products (`mixed`) the floor is the products' and the float32
     eigenvalues' own noise instead: #{σᵢ² > σ₁² · max(D · MIXED_RANK_TOL, MIXED_VALUE_TOL)}.
@@ -104,7 +112,15 @@ def numerical_rank(
     if mixed:
         floor = max(shape[1] * MIXED_RANK_TOL, MIXED_VALUE_TOL)
         return int(np.count_nonzero(sigma**2 > sigma[0] ** 2 * floor))
-    return int(np.count_nonzero(sigma > sigma[0] * np.sqrt(max(shape)) * eps))
+    floor = sigma[0] * np.sqrt(max(shape)) * max(eps, GRAM_EPS)
+    return int(np.count_nonzero(sigma > floor))
+
+
+def below_rank_zeroed(values: np.ndarray, rank: int) -> np.ndarray:
+    """Descending `values` clipped at 0, with every one at index ≥ `rank` exactly 0."""
+    values = np.clip(np.asarray(values, dtype=np.float64), 0.0, None)
+    values[rank:] = 0.0
+    return values
 
 
 def fix_signs(vectors: np.ndarray) -> np.ndarray:
@@ -169,10 +185,11 @@ def _finish(
     trace: float | None = None,
     solver: str = "exact",
 ) -> Eigen:
-    """Package eigenpairs: clip, numerical rank, signs; `trace` given = spectrum incomplete."""
-    values = np.clip(values, 0.0, None)
+    """Package eigenpairs: clip, numerical rank, values below it 0, signs; `trace` given =
+    spectrum incomplete."""
     eps = stored_eps(emb)
     rank = numerical_rank(values, (emb.n_items, emb.dim), eps, mixed=solver == "mixed")
+    values = below_rank_zeroed(values, rank)
     return Eigen(
         values=values,
         vectors=fix_signs(vectors),

@@ -6,7 +6,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from specrec.artifacts import Meta, build_artifact, check_same_items, input_ref, read_meta
+from specrec.artifacts import (
+    Meta, build_artifact, check_output, check_same_items, input_paths, input_ref, read_meta,
+)
 from specrec.console import log as console_log
 from specrec.embed.store import open_embeddings
 from specrec.errors import SpecrecError
@@ -51,6 +53,8 @@ def transform(
             f"--dim {dim} is impossible for {emb.n_items} items x {emb.dim} dims; use 1..{limit}"
         )
     variants = entry.variants(options, dim)
+    for subdir, _ in variants:  # refuse a bad --out before the (long) fit
+        check_output(out if subdir is None else out / subdir, "transform", input_paths(inputs))
     source = TransformInput(embeddings=emb, dim=dim, seed=seed, dataset=dataset, log=log)
     fitted: list[TransformResult] = []
     timing: dict[str, float] = {}
@@ -84,6 +88,8 @@ def transform(
                 "fusion": result.fusion,
                 "n_items": emb.n_items,
                 "input_dim": emb.dim,
+                "encoder": emb.meta.config.get("encoder"),
+                "model": emb.meta.config.get("model"),
                 "seconds": round(timing["seconds"], 3),
                 **result.stats,
                 "diagnostics": summary(result.diagnostics),

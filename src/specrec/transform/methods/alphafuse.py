@@ -29,7 +29,9 @@ class AlphaFuse(Transform):
     items 1..N. Training adds a trainable ID table on the last `null_dim` dims:
     E_item = E_lang + [0, E_ID] (or [E_lang[:, :k−d_n], E_ID] when `cover`); `id_init` zeros |
     normal. The paper used k = 128 with null_dim 64. `scale` (×40 in the code) cancels in the
-    table; it only sets the scale of the recorded eigenvalues.
+    table; it only sets the scale of the recorded eigenvalues. Beyond the numerical rank the
+    eigenvalues are exactly 0: C's null space, which Λ^{-1/2} cannot standardise, so k stops at
+    the rank and the ID dims sit on the last `null_dim` of the k kept components.
     """
 
     name = "alphafuse"
