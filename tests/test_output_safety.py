@@ -193,3 +193,15 @@ def test_a_second_writer_is_refused_and_names_the_first(world, tmp_path, capsys)
                  config=TrainConfig(dim=4, max_len=5, epochs=1, backbone_options={
                      "n_layers": 1, "n_heads": 1, "inner_size": 8}))
     assert meta.kind == "run"  # the lock is free again once its holder is gone
+
+
+def test_a_killed_writers_leftovers_are_cleared_and_nothing_else(world, tmp_path):
+    out = tmp_path / "pca"
+    for name in ("pca.tmp-4242", "pca.old-17"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "table.h5").write_bytes(b"half written")
+    for name in ("pca.tmp-notapid", "pcax.tmp-1", "pca.backup"):
+        (tmp_path / name).mkdir()
+    transform(method="pca", embeddings=world.emb, out=out, dim=4, log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "pca", "pca.backup", "pca.tmp-notapid", "pcax.tmp-1"]

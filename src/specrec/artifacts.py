@@ -234,6 +234,21 @@ def atomic_dir(out: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def remove_stale_siblings(out: Path) -> None:
+    """Delete the `<out>.tmp-<pid>` / `<out>.old-<pid>` folders a killed writer left behind.
+
+    Called only while holding `out`'s lock, so no live writer owns any of them.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        return
+    for sibling in out.parent.iterdir():
+        stem, dot, suffix = sibling.name.rpartition(".")
+        tag, _, pid = suffix.partition("-")
+        if dot and stem == out.name and tag in ("tmp", "old") and pid.isdigit() and sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
 def write_meta(directory: Path, meta: Meta) -> None:
     meta.created_utc = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     tmp = directory / (META_FILE + ".part")
@@ -301,6 +316,8 @@ def claim_output(
     check_output(out, kind, protected)
     with output_lock(out) if lock else _no_lock():
         check_output(out, kind, protected)  # again: it may have changed while we waited
+        if lock:
+            remove_stale_siblings(out)
         existing = None if force else up_to_date(out, fingerprint)
         if existing is not None and log:
             log(f"{out} is up to date ({kind}, {fingerprint[:19]}); skipping (--force to redo)")
