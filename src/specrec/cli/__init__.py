@@ -12,7 +12,7 @@ from specrec.errors import SpecrecError
 from specrec.cli.app import app
 
 # Each module registers its command on `app` when imported.
-from specrec.cli import preprocess, embed, transform, train, evaluate, report  # noqa: E402,F401
+from specrec.cli import preprocess, embed, transform, train, evaluate, report, plan  # noqa
 
 __all__ = ["app", "main"]
 
