@@ -27,9 +27,12 @@ def transform_cli(
         None, help="Dataset artifact: items are checked against it; llminit var needs it."
     ),
     lam: Optional[str] = typer.Option(
-        None, "--lambda", help="ace: λ >= 0, 'auto' (default), or a sweep '0,1,5,10,50'."
+        None, "--lambda",
+        help="ace: λ >= 0 (default 50, the authors' code), 'auto', or a sweep '0,1,5,10,50'.",
     ),
-    std: Optional[float] = typer.Option(None, help="ace: std of all table entries (default 0.5)."),
+    std: Optional[float] = typer.Option(
+        None, help="ace: std of all table entries (default 0.1, the authors' code)."
+    ),
     center: Optional[bool] = typer.Option(
         None, "--center/--no-center", help="ace: SVD of the centred embeddings (default no)."
     ),

@@ -89,15 +89,16 @@ class ACE(Transform):
     g_λ(σ) = σ/√(σ²+λ); γ is one global scalar setting the std of all entries of rows 1..N to
     `std`. Its operator U_k diag(σ²/(σ²+λ)) U_kᵀ is the LAE solution (EEᵀ+λI)⁻¹EEᵀ restricted to
     the top k directions (paper Eq. 7). λ = 0 gives U_k (flat spectrum); λ ≫ σ² gives ∝ E V_k.
-    λ is on the scale of σᵢ², which grows with N and with the row norms.
-    `lambda` "auto" picks λ so that the table's effective rank (of pᵢ ∝ σᵢ²/(σᵢ²+λ)) equals
-    `target_erank` (default k/2); a list writes one artifact per λ from a single SVD.
+    λ is on the scale of σᵢ², which grows with N and with the row norms. The defaults λ = 50 and
+    std 0.1 are those of the authors' released code (`reg_weight`, `scale` in its run.sh).
+    `lambda` "auto" (ours) picks λ so that the table's effective rank (of pᵢ ∝ σᵢ²/(σᵢ²+λ))
+    equals `target_erank` (default k/2); a list writes one artifact per λ from a single SVD.
     """
 
     name = "ace"
     options = (
-        Option("lambda", AUTO, parse_lambda, "λ >= 0, 'auto', or a sweep '0,1,5,10,50'"),
-        Option("std", 0.5, real(0.0, strict=True), "std of all table entries after γ"),
+        Option("lambda", 50.0, parse_lambda, "λ >= 0, 'auto', or a sweep '0,1,5,10,50'"),
+        Option("std", 0.1, real(0.0, strict=True), "std of all table entries after γ"),
         Option("center", False, boolean, "SVD of the centred Ē instead of E (the paper: no)"),
         Option("target_erank", None, optional(real(0.0, strict=True)), "for lambda auto"),
         SOLVER,
