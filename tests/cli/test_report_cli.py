@@ -87,3 +87,50 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, evaluations, capsys, case):
 def test_out_is_required():
     result = CliRunner().invoke(app, ["report", "somewhere"])
     assert result.exit_code == 2 and "--out" in result.output
+
+
+def test_a_non_terminal_stdout_shows_every_digit(tmp_path, evaluations, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")  # what a narrow pipe or CI log gets
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", *evaluations, "--out", str(out),
+                                      "--baseline", "sasrec · ID-only", "-m", "ndcg@1",
+                                      "-m", "recall@1", "-m", "mrr@1"])
+    assert result.exit_code == 0, result.output
+    with open(out / "results.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    numbers = [f"{float(row[m]):.4f}" for row in rows for m in ("recall@1", "ndcg@1", "mrr@1")]
+    numbers += [f"{float(row[f'{m}_std']):.4f}" for row in rows for m in ("ndcg@1",)
+                if row[f"{m}_std"]]
+    numbers += [f"{float(row['Δ% ndcg@1']):+.2f}%" for row in rows if row["Δ% ndcg@1"]]
+    numbers += [f"{float(row[p]):.4f}" for row in rows for p in ("p (Wilcoxon)", "p (t-test)")
+                if row[p]]
+    assert len(numbers) == 6 + 1 + 1 + 2  # 2 rows × 3 metrics, 1 std, 1 Δ%, 2 p-values
+    assert not [n for n in numbers if n not in result.stdout]
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 60
+
+
+def test_select_writes_the_selection_and_the_papers_layouts(tmp_path, evaluations, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", *evaluations, "--out", str(out), "--select",
+                                      "--valid-metric", "NDCG@10", "--metric", "ndcg@1"])
+    assert result.exit_code == 0, result.output
+    for name in ("selected.csv", "table1.md", "table1.tex", "table1.csv", "table2.csv",
+                 "figure3.png", "figure3.pdf"):
+        assert (out / name).stat().st_size > 0, name
+    with open(out / "selected.csv", newline="") as handle:
+        rows = {row["label"]: row for row in csv.DictReader(handle)}
+    assert list(rows) == ["sasrec · ID-only", "sasrec · pca"]
+    assert rows["sasrec · ID-only"]["n"] == "2" and rows["sasrec · ID-only"]["configs"] == "1"
+    assert float(rows["sasrec · ID-only"]["ndcg@1"]) == pytest.approx(5 / 12, abs=1e-15)
+    text = (out / "results.md").read_text()
+    assert "Figure 4 is not drawn" in text and "Selected on validation ndcg@10" in text
+    assert "Selected on validation ndcg@10" in result.stdout
+
+
+def test_valid_metric_without_select_exits_2(tmp_path, evaluations, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", *evaluations, "--out", str(tmp_path / "r"), "--valid-metric", "ndcg@10"])
+    assert exit_info.value.code == 2
+    assert "add --select" in capsys.readouterr().err

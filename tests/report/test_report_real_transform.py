@@ -39,7 +39,7 @@ def test_spectra_plot_draws_the_raw_spectrum_each_table_is_comparable_with(tmp_p
               params={"lambda": 1.0})
     transform(method="pca", embeddings=tmp_path / "emb", out=tmp_path / "pca", dim=4)
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure) or path.name)
+    monkeypatch.setattr(plots, "save", lambda figure, path: figures.append(figure) or path.name)
     tables = [load_transform(tmp_path / "ace"), load_transform(tmp_path / "pca")]
     plots.plot_normalised_spectra(tables, tmp_path / "spectra.png", None)
     labels = [line.get_label() for line in figures[0].axes[0].get_lines()]
@@ -47,7 +47,7 @@ def test_spectra_plot_draws_the_raw_spectrum_each_table_is_comparable_with(tmp_p
     assert "raw embeddings (emb, centred)" in labels  # what PCA decomposes
 
 
-def test_the_default_ace_table_lambda_auto_reports_with_its_resolved_lambda(world, monkeypatch,
+def test_an_ace_table_with_lambda_auto_reports_with_its_resolved_lambda(world, monkeypatch,
                                                                              tmp_path):
     from specrec.report import plots
     from specrec.report.inputs import load_transform
@@ -55,11 +55,11 @@ def test_the_default_ace_table_lambda_auto_reports_with_its_resolved_lambda(worl
 
     table = world.tables["ace-auto"]
     params = read_table(table).params
-    assert params["lambda"] == "auto"  # what `specrec transform ace` writes by default
+    assert params["lambda"] == "auto"  # what `specrec transform ace --lambda auto` records
     resolved = params["lambda_value"]
     assert plots.ace_lambda(load_transform(table)) == resolved
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure) or path.name)
+    monkeypatch.setattr(plots, "save", lambda figure, path: figures.append(figure) or path.name)
     inputs = [world.evals["ace-auto"], world.evals["ace-10"], table]
     meta = report(inputs=inputs, out=tmp_path / "report", baseline="sasrec · ace λ=10")
     assert "spectra.png" in meta.stats["files"] and "spectrum_ace-auto.png" in meta.stats["files"]
@@ -73,7 +73,7 @@ def test_the_default_ace_table_lambda_auto_reports_with_its_resolved_lambda(worl
     assert diagnostics["transform"].to_list() == [f"ace λ=auto (={resolved:.3g})", "ace λ=10"]
 
 
-def test_the_default_ace_table_draws_its_spectra_png(world, tmp_path):
+def test_an_ace_table_with_lambda_auto_draws_its_spectra_png(world, tmp_path):
     report(inputs=[world.tables["ace-auto"]], out=tmp_path / "report")
     data = (tmp_path / "report" / "spectra.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

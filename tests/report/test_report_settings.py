@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from specrec.report import report
-from specrec.report.settings import run_fields, setting_key, setting_labels
+from specrec.report.settings import run_fields, setting_key, setting_labels, varying_parts
 from specrec.runs.store import read_run
 
 
@@ -81,3 +81,24 @@ def test_a_table_path_written_two_ways_is_one_setting(world):
     record = read_run(world.runs["pca"]).record
     respelled = {**record, "table": f"{record['table']}/./", "seed": 1}
     assert setting_key(respelled) == setting_key(record)
+
+
+def test_selected_hyperparameters_are_every_option_that_varies_not_derived_values(world):
+    ten = read_run(world.runs["ace-10"]).record
+    hundred = {**read_run(world.runs["ace-100"]).record, "lr": 0.0005}
+    assert ten["table_params"]["gamma"] != hundred["table_params"]["gamma"]  # derived, hidden
+    candidates = [run_fields(ten), run_fields(hundred)]
+    assert varying_parts("ace", candidates) == [["λ=10", "lr=0.001"], ["λ=100", "lr=0.0005"]]
+    moved = {**ten, "table": "elsewhere/lambda-10"}  # differs in nothing but a path
+    assert varying_parts("ace", [run_fields(ten), run_fields(moved)]) == [
+        [f"table={ten['table']}"], ["table=elsewhere/lambda-10"]]
+    assert varying_parts("ace", [run_fields(ten)]) == [[]]
+
+
+def test_a_field_is_dropped_again_when_the_others_tell_rows_apart(world):
+    records = [read_run(world.runs[name]).record for name in ("ace-auto", "ace-auto-e5", "ace-10")]
+    # encoder alone cannot split minilm λ=auto from minilm λ=10; λ alone splits all three
+    assert setting_labels(records, ["a", "b", "c"]) == [
+        f"sasrec · ace λ=auto (={records[0]['table_params']['lambda_value']:.3g})",
+        f"sasrec · ace λ=auto (={records[1]['table_params']['lambda_value']:.3g})",
+        "sasrec · ace λ=10"]

@@ -171,7 +171,8 @@ def test_pngs_are_written_and_valid(built):
         assert width >= 400 and height >= 200 and len(data) > 10_000, name
         assert f"![{name}]({name})" in (built["out"] / "results.md").read_text()
     assert sorted(built["meta"].stats["files"]) == sorted(
-        ["results.md", "results.csv", "validation.csv", "diagnostics.csv", *names])
+        ["results.md", "results.csv", "validation.csv", "diagnostics.csv", "spectra.pdf", *names])
+    assert (built["out"] / "spectra.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_spectra_order_ace_tables_by_lambda(built):
@@ -223,7 +224,7 @@ def test_runs_differing_only_in_seed_aggregate(world):
 
 def test_training_curves_tell_runs_apart_by_label_and_seed(built, monkeypatch, tmp_path):
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure) or path.name)
+    monkeypatch.setattr(plots, "save", lambda figure, path: figures.append(figure) or path.name)
     report(inputs=built["inputs"], out=tmp_path / "again", baseline=BASELINE)
     curves = next(f for f in figures if "per epoch" in f.axes[0].get_title())
     legend = [text.get_text() for text in curves.axes[0].get_legend().get_texts()]

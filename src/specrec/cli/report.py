@@ -33,10 +33,26 @@ def report_cli(
         ),
     ] = None,
     title: Annotated[Optional[str], typer.Option(help="Title of results.md and the plots.")] = None,
+    select: Annotated[
+        bool,
+        typer.Option(
+            "--select",
+            help="Per backbone × method × dataset × encoder, select the configuration with the "
+            "best mean validation metric over its seeds; show its test metrics, one-tailed "
+            "t-test stars and the papers' Table 1, Table 2, Figure 3 and Figure 4.",
+        ),
+    ] = False,
+    valid_metric: Annotated[
+        Optional[str],
+        typer.Option(
+            "--valid-metric",
+            help="Validation metric --select selects on (default: the runs' own valid_metric).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
 ) -> None:
     """Tables (results.md, results.csv) and plots from evaluations, runs and transforms."""
     from specrec.report import report
 
     report(inputs=inputs, out=out, baseline=baseline, metrics=metric or None, title=title,
-           force=force)
+           select=select, valid_metric=valid_metric, force=force)

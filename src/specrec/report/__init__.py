@@ -1,4 +1,4 @@
-"""specrec.report: many evaluations, runs and transforms -> Markdown/CSV tables and PNG plots."""
+"""specrec.report: evaluations, runs and transforms -> Markdown/LaTeX/CSV tables, PNG/PDF plots."""
 
 from specrec.report.stage import report
 

@@ -14,7 +14,7 @@ from specrec.report.tables import transform_labels, transform_parts
 DPI = 120
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -23,7 +23,7 @@ def _figure(width: float, height: float):
     return figure
 
 
-def _save(figure, path: Path) -> str:
+def save(figure, path: Path) -> str:
     figure.savefig(path, dpi=DPI)
     return path.name
 
@@ -48,7 +48,7 @@ def ace_lambda(transform: Transform) -> float | None:
 def plot_transform_spectrum(transform: Transform, label: str, path: Path,
                             title: str | None) -> str:
     """Every singular-value spectrum of one transform (before and after), log y."""
-    figure = _figure(6.0, 4.0)
+    figure = new_figure(6.0, 4.0)
     axes = figure.add_subplot()
     for name, values in transform.spectra.items():
         style = "--" if "before" in name else "-"
@@ -60,7 +60,7 @@ def plot_transform_spectrum(transform: Transform, label: str, path: Path,
     axes.legend(fontsize=8)
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def _raw_key(transform: Transform, values: np.ndarray) -> str:
@@ -69,6 +69,14 @@ def _raw_key(transform: Transform, values: np.ndarray) -> str:
         if isinstance(ref, dict) and ref.get("kind") == "embeddings" and ref.get("fingerprint"):
             return str(ref["fingerprint"])
     return values.tobytes().hex()[:64] + str(len(values))
+
+
+def _source(transform: Transform) -> str:
+    """The input embeddings of a transform: their fingerprint, else the transform itself."""
+    for ref in transform.meta.inputs.values():
+        if isinstance(ref, dict) and ref.get("kind") == "embeddings" and ref.get("fingerprint"):
+            return str(ref["fingerprint"])
+    return str(transform.path)
 
 
 def _ordered(transforms: list[Transform]) -> list[Transform]:
@@ -91,14 +99,16 @@ def _legend_labels(transforms: list[Transform]) -> dict[int, str]:
     return out
 
 
-def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str | None) -> str:
-    """ACE Fig. 2 style: σ_i / σ_1 of the raw embeddings and of every table on one log axis.
+def plot_normalised_spectra(transforms: list[Transform], path: Path,
+                            title: str | None) -> list[str]:
+    """ACE Fig. 2 style: σ_i / σ_1 of the raw embeddings and of every table on one log axis,
+    written to `path` (PNG) and beside it as PDF.
 
     Each table is drawn beside the raw spectrum it is comparable with: centred (dashed) for the
     methods that centre, uncentred (dotted) for ACE without `center`."""
     from matplotlib import colormaps
 
-    figure = _figure(7.0, 4.5)
+    figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
     raw_seen: dict[str, str] = {}
     ordered = _ordered(transforms)
@@ -135,7 +145,7 @@ def plot_normalised_spectra(transforms: list[Transform], path: Path, title: str 
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     axes.legend(unique.values(), unique.keys(), fontsize=8, loc="lower left")
-    return _save(figure, path)
+    return [save(figure, path), save(figure, path.with_suffix(".pdf"))]
 
 
 def _embeddings_name(transform: Transform) -> str:
@@ -145,42 +155,88 @@ def _embeddings_name(transform: Transform) -> str:
     return "input"
 
 
+def diagnostic_panels(transforms: list[Transform], columns: list[str]) -> list[str]:
+    """The diagnostics worth a panel: `<stem>` of each before/after pair, then the other scalars,
+    leaving out flags (a diagnostic that is 0 or 1 for every transform, like `centered`)."""
+    stems = [c[: -len("_before")] for c in columns
+             if c.endswith("_before") and c[: -len("_before")] + "_after" in columns]
+    singles = [c for c in columns if c not in {f"{s}_{side}" for s in stems
+                                               for side in ("before", "after")}]
+    panels = []
+    for name in [*stems, *singles]:
+        keys = (f"{name}_before", f"{name}_after") if name in stems else (name,)
+        values = [t.scalars[k] for t in transforms for k in keys if k in t.scalars]
+        values = [v for v in values if np.isfinite(v)]
+        if values and not all(v in (0.0, 1.0) for v in values):
+            panels.append(name)
+    return panels
+
+
+def _diagnostic_rows(transforms: list[Transform]) -> list[tuple[str, str, object]]:
+    """(label, kind, source) per bar row: the raw inputs (one per embeddings and centring, as the
+    `_before` values differ with centring), then the tables with the diagnostics table's labels."""
+    labels = dict(zip(map(id, transforms), transform_labels(transforms)))
+    raw: dict[tuple[str, bool], Transform] = {}
+    for transform in _ordered(transforms):
+        centred = bool(transform.scalars.get("centered", 1.0))
+        raw.setdefault((_source(transform), centred), transform)
+    sources = [key for key, _ in raw]
+    rows = []
+    for (source, centred), transform in raw.items():
+        label = f"raw {_embeddings_name(transform)}"
+        if sources.count(source) > 1:
+            label += " (centred)" if centred else " (uncentred)"
+        rows.append((label, "raw", (source, centred)))
+    rows += [(labels[id(t)], "table", t) for t in _ordered(transforms)]
+    return rows
+
+
+def _row_value(row: tuple[str, str, object], transforms: list[Transform], name: str,
+               paired: bool) -> float | None:
+    """A raw row's `_before` value (from the first table of its input), a table's `_after`."""
+    _, kind, source = row
+    if kind == "table":
+        return source.scalars.get(f"{name}_after" if paired else name)
+    for transform in _ordered(transforms):
+        key = (_source(transform), bool(transform.scalars.get("centered", 1.0)))
+        if paired and key == source and f"{name}_before" in transform.scalars:
+            return transform.scalars[f"{name}_before"]
+    return None
+
+
 def plot_diagnostics(transforms: list[Transform], columns: list[str], path: Path,
-                     title: str | None) -> str:
-    """One horizontal bar chart per scalar diagnostic: raw input (`_before`) vs each table."""
-    stems = [c[: -len("_before")] for c in columns if c.endswith("_before")]
-    singles = [c for c in columns if not c.endswith(("_before", "_after"))]
-    panels = [*stems, *singles]
-    ordered = _ordered(transforms)
-    labels_of = dict(zip(map(id, transforms), transform_labels(transforms)))
-    height = 1.0 + 0.3 * (len(ordered) + 1)
-    figure = _figure(5.0 * min(len(panels), 3), height * ((len(panels) + 2) // 3))
-    for p, name in enumerate(panels):
-        axes = figure.add_subplot((len(panels) + 2) // 3, min(len(panels), 3), p + 1)
-        labels, values, colors = [], [], []
-        if name in stems:
-            raw: dict[float, str] = {}
-            for t in ordered:
-                if f"{name}_before" in t.scalars:
-                    raw.setdefault(t.scalars[f"{name}_before"], _embeddings_name(t))
-            for value, source in raw.items():
-                labels.append(f"raw ({source})")
-                values.append(value)
-                colors.append("0.5")
-        key = f"{name}_after" if name in stems else name
-        for t in ordered:
-            if key in t.scalars:
-                labels.append(labels_of[id(t)])
-                values.append(t.scalars[key])
-                colors.append("tab:blue")
-        positions = np.arange(len(values))
-        axes.barh(positions, values, color=colors)
-        axes.set_yticks(positions, labels, fontsize=8)
-        axes.invert_yaxis()
+                     title: str | None) -> str | None:
+    """One horizontal bar panel per numeric diagnostic, all panels on the same rows: the raw
+    inputs (grey, the `_before` values) and each table (blue, `_after`); None with no panel."""
+    import textwrap
+
+    panels = diagnostic_panels(transforms, columns)
+    if not panels:
+        return None
+    paired = {c[: -len("_before")] for c in columns if c.endswith("_before")}
+    rows = _diagnostic_rows(transforms)
+    n_cols = min(len(panels), 3)
+    n_rows = (len(panels) + n_cols - 1) // n_cols
+    figure = new_figure(2.6 + 3.2 * n_cols, n_rows * (0.9 + 0.28 * len(rows)))
+    grid = figure.subplots(n_rows, n_cols, sharey=True, squeeze=False)
+    positions = np.arange(len(rows))
+    for p, axes in enumerate(grid.flat):
+        if p >= len(panels):
+            axes.set_visible(False)
+            continue
+        name = panels[p]
+        values = [_row_value(row, transforms, name, name in paired) for row in rows]
+        drawn = [i for i, v in enumerate(values) if v is not None]
+        axes.barh(positions[drawn], [values[i] for i in drawn],
+                  color=["0.5" if rows[i][1] == "raw" else "tab:blue" for i in drawn])
         axes.set_title(name, fontsize=10)
+        axes.tick_params(axis="x", labelsize=8)
+    for axes in grid[:, 0]:
+        axes.set_yticks(positions, [textwrap.fill(row[0], 30) for row in rows], fontsize=8)
+    grid[0, 0].invert_yaxis()
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def history_column(history: dict[str, np.ndarray], primary: str) -> str | None:
@@ -193,7 +249,7 @@ def history_column(history: dict[str, np.ndarray], primary: str) -> str | None:
 def plot_curves(curves: list[tuple[str, dict[str, np.ndarray]]], primary: str, path: Path,
                 title: str | None) -> str | None:
     """Validation metric per epoch of every (legend label, history); the best epoch is marked."""
-    figure = _figure(7.0, 4.5)
+    figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
     drawn = 0
     for label, history in curves:
@@ -221,4 +277,4 @@ def plot_curves(curves: list[tuple[str, dict[str, np.ndarray]]], primary: str, p
     axes.legend(fontsize=8)
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save(figure, path)

@@ -1,4 +1,4 @@
-"""Render report tables as GitHub Markdown (best per column in bold), CSV and rich tables."""
+"""Render report tables as GitHub Markdown (best per column in bold, * significant) and CSV."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from specrec.report.stats import Summary
 from specrec.report.tables import Table
 
 MISSING = "–"
-TERMINAL_INFO = ("label", "n", "transform")
 SHORT_NAMES = {"recall": "R", "ndcg": "N", "hit": "H", "mrr": "MRR", "p (Wilcoxon)": "p (W)",
                "p (t-test)": "p (t)"}
 
@@ -42,32 +41,35 @@ def format_extra(name: str, value: float | None) -> str:
     return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
 
 
-def _grid(table: Table) -> tuple[list[str], list[list[str]], list[set[int]]]:
-    """Header, text cells, and per row the indices of its bold cells."""
+def grid(table: Table) -> tuple[list[str], list[list[str]], list[set[int]], list[set[int]]]:
+    """Header, text cells, and per row the indices of its bold cells and of its starred cells."""
     header = [*table.info_columns, *table.columns, *table.extras]
     bold_by_column = {c: best_rows(table, c) for c in table.columns}
     offset = len(table.info_columns)
-    body, bold = [], []
+    body, bold, stars = [], [], []
     for i, row in enumerate(table.rows):
         cells = [row.info.get(c, "") for c in table.info_columns]
         cells += [format_cell(row.cells.get(c)) for c in table.columns]
         cells += [format_extra(e, row.extras.get(e)) for e in table.extras]
         body.append(cells)
         bold.append({offset + j for j, c in enumerate(table.columns) if i in bold_by_column[c]})
-    return header, body, bold
+        stars.append({offset + j for j, c in enumerate(table.columns)
+                      if i in table.stars.get(c, set())})
+    return header, body, bold, stars
 
 
 def to_markdown(table: Table) -> str:
     """A GitHub Markdown section: heading, note, table (4 decimals, best per column in bold)."""
-    header, body, bold = _grid(table)
+    header, body, bold, stars = grid(table)
     lines = [f"## {table.heading}", ""]
     if table.note:
         lines += [table.note, ""]
     lines.append("| " + " | ".join(map(_escape, header)) + " |")
     lines.append("|" + "|".join("---" if i < len(table.info_columns) else "---:"
                                 for i in range(len(header))) + "|")
-    for cells, strong in zip(body, bold):
-        text = [f"**{c}**" if j in strong else _escape(c) for j, c in enumerate(cells)]
+    for cells, strong, starred in zip(body, bold, stars):
+        text = [(f"**{c}**" if j in strong else _escape(c)) + ("\\*" if j in starred else "")
+                for j, c in enumerate(cells)]
         lines.append("| " + " | ".join(text) + " |")
     return "\n".join(lines) + "\n"
 
@@ -76,26 +78,8 @@ def _escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def to_rich(table: Table):
-    """A compact form of the table for the terminal: label, n, metrics (± std below), extras."""
-    from rich.markup import escape
-    from rich.table import Table as RichTable
-
-    header, body, bold = _grid(table)
-    keep = [j for j, name in enumerate(header)
-            if j >= len(table.info_columns) or name in TERMINAL_INFO]
-    rich_table = RichTable(title=escape(table.heading), caption=escape(table.note) or None)
-    for j in keep:
-        rich_table.add_column(escape(_short(header[j])),
-                              justify="left" if j < len(table.info_columns) else "right")
-    for cells, strong in zip(body, bold):
-        text = [escape(cells[j]).replace(" ± ", "\n± ") for j in keep]
-        rich_table.add_row(*[f"[bold]{t}[/bold]" if j in strong else t for j, t in zip(keep, text)])
-    return rich_table
-
-
-def _short(name: str) -> str:
-    """ACE-style column names for the terminal: recall@10 -> R@10, Δ% ndcg@10 -> Δ% N@10."""
+def short_name(name: str) -> str:
+    """ACE-style column names: recall@10 -> R@10, Δ% ndcg@10 -> Δ% N@10, p (t-test) -> p (t)."""
     prefix = "Δ% " if name.startswith("Δ% ") else ""
     head, _, tail = name.removeprefix(prefix).partition("@")
     if tail and head in SHORT_NAMES:
@@ -104,7 +88,8 @@ def _short(name: str) -> str:
 
 
 def write_csv(tables: list[Table], path: Path) -> None:
-    """One CSV row per table row: context, descriptive columns, `<metric>` and `<metric>_std`.
+    """One CSV row per table row: context, descriptive columns, `<metric>`, `<metric>_std` and
+    `<metric>_n`, the extra columns, and with selection tables `<metric>_star` (1 = starred).
 
     Floats are written at full precision (repr) so the file reads back to the same numbers.
     """
@@ -113,12 +98,14 @@ def write_csv(tables: list[Table], path: Path) -> None:
     metrics = list(dict.fromkeys(c for t in tables for c in t.columns))
     extras = list(dict.fromkeys(e for t in tables for e in t.extras))
     fields = ["table", *context, *info]
+    starred = any(t.kind == "selected" for t in tables)  # a `<metric>_star` column each
     fields += [x for m in metrics for x in (m, f"{m}_std", f"{m}_n")] + extras
+    fields += [f"{m}_star" for m in metrics] if starred else []
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for table in tables:
-            for row in table.rows:
+            for i, row in enumerate(table.rows):
                 record = {"table": table.kind, **table.context, **row.info}
                 for m in table.columns:
                     cell = row.cells.get(m)
@@ -126,6 +113,8 @@ def write_csv(tables: list[Table], path: Path) -> None:
                         record.update({m: _number(cell.mean), f"{m}_std": _number(cell.std),
                                        f"{m}_n": cell.n})
                 record.update({e: _number(row.extras.get(e)) for e in table.extras})
+                record.update({f"{m}_star": int(i in table.stars.get(m, set()))
+                               for m in table.columns if starred})
                 writer.writerow(record)
 
 

@@ -155,8 +155,10 @@ def declared_options(method: object) -> list[str]:
 def distinguishing_parts(bases: list[str], candidates: list[dict[str, Field]]) -> list[list[str]]:
     """Per item, the `name=value` parts that tell it apart from the items sharing its base label.
 
-    Fields are tried in order and one is kept when it splits items that still look alike; every
-    item of a base label shows the same fields (an item that lacks one shows nothing for it).
+    Fields are tried in order and one is kept when it splits items that still look alike; then a
+    kept field is dropped again, the last tried first, when the others still tell every item
+    apart. Every item of a base label shows the same fields (an item that lacks one shows
+    nothing for it).
     """
     parts: list[list[str]] = [[] for _ in bases]
     for base in dict.fromkeys(bases):
@@ -171,10 +173,33 @@ def distinguishing_parts(bases: list[str], candidates: list[dict[str, Field]]) -
                 break
             if _looks(candidates, members, [*chosen, key]) > distinct:
                 chosen.append(key)
+        enough = _looks(candidates, members, chosen)
+        for key in reversed(list(chosen)):
+            fewer = [k for k in chosen if k != key]
+            if fewer and _looks(candidates, members, fewer) == enough:
+                chosen = fewer
         names = _display_names(keys, [candidates[i] for i in members])
         for i in members:
             parts[i] = [f"{names[k]}={candidates[i][k][2]}" for k in chosen if k in candidates[i]]
     return parts
+
+
+def varying_parts(method: object, candidates: list[dict[str, Field]]) -> list[list[str]]:
+    """Per configuration of one group, `name=value` for every hyperparameter that varies within
+    the group, in the order fields are tried (e.g. `λ=50, lr=0.0005`).
+
+    A hyperparameter is any recorded option except the paths and the table parameters the method
+    does not declare (values it derived, such as γ or the resolved λ; `dim` is kept). Where the
+    configurations differ in nothing else, the shortest distinguishing fields are shown instead.
+    """
+    declared = {f"table_params.{name}" for name in [*declared_options(method), "dim"]}
+    keys = [key for key in dict.fromkeys(k for c in candidates for k in c)
+            if key not in PATH_FIELDS and (not key.startswith("table_params.") or key in declared)
+            and len({c.get(key, ("", "", None))[2] for c in candidates}) > 1]
+    if _looks(candidates, list(range(len(candidates))), keys) < len(candidates):
+        return distinguishing_parts([""] * len(candidates), candidates)
+    names = _display_names(keys, candidates)
+    return [[f"{names[k]}={c[k][2]}" for k in keys if k in c] for c in candidates]
 
 
 def _looks(candidates: list[dict[str, Field]], members: list[int], keys: list[str]) -> int:

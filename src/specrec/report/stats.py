@@ -112,3 +112,34 @@ def _pvalue(test, x: np.ndarray, y: np.ndarray) -> float:
 def relative_change(value: float, baseline: float) -> float:
     """Relative improvement in %: 100 · (value - baseline) / baseline (NaN if baseline = 0)."""
     return 100.0 * (value - baseline) / baseline if baseline else math.nan
+
+
+SIGNIFICANCE = 0.05
+ONE_TAILED_TEST = ("one-tailed paired t-test on per-user values (scipy.stats.ttest_rel(best, "
+                   'other, alternative="greater"); per-user values averaged over seeds, users '
+                   f"evaluated by both), p < {SIGNIFICANCE} against every other row")
+
+
+def one_tailed_ttest(best: UserValues, other: UserValues) -> float:
+    """p of H1: mean(best − other) > 0, paired on the users both evaluated:
+
+        d_u = x_u − y_u,  t = mean(d) / (sd(d) / sqrt(n)),  p = P(T_{n−1} ≥ t)
+
+    (scipy.stats.ttest_rel(x, y, alternative="greater")); NaN when undefined (n < 2 or d ≡ 0).
+    """
+    from scipy import stats
+
+    _, best_at, other_at = np.intersect1d(best[0], other[0], return_indices=True)
+    x, y = best[1][best_at], other[1][other_at]
+    if len(x) < 2 or np.all(x == y):
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.ttest_rel(x, y, alternative="greater").pvalue)
+
+
+def beats_all(best: UserValues, others: list[UserValues]) -> tuple[list[float], bool]:
+    """The one-tailed p of `best` against each of `others`, and whether p < 0.05 for every one
+    of them (the star; never with no others, never when any p is undefined)."""
+    pvalues = [one_tailed_ttest(best, other) for other in others]
+    return pvalues, bool(pvalues) and all(p < SIGNIFICANCE for p in pvalues)

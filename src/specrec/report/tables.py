@@ -46,7 +46,7 @@ class Row:
 class Table:
     """A titled table of rows that share one evaluation setting (so numbers are comparable)."""
 
-    kind: str  # "results" | "validation" | "diagnostics"
+    kind: str  # "results" | "selected" | "validation" | "diagnostics"
     heading: str
     context: dict[str, str]
     info_columns: list[str]
@@ -55,10 +55,39 @@ class Table:
     extras: list[str] = field(default_factory=list)
     note: str = ""
     bold: bool = True
+    stars: dict[str, set[int]] = field(default_factory=dict)  # column -> starred row indices
 
 
 def _dataset_name(record: dict) -> str:
     return Path(str(record["dataset"])).name if record.get("dataset") else "unknown dataset"
+
+
+def section_key(evaluation: Evaluation) -> tuple:
+    """What makes numbers comparable: (dataset, items, split, protocol, tie rule, history mask)."""
+    c = evaluation.context
+    return (_dataset_name(evaluation.run_record), evaluation.meta.items_fingerprint, c["split"],
+            c["protocol"], c["tie_rule"], c["mask_history"])
+
+
+def sections(evaluations: list[Evaluation]) -> dict[tuple, list[Evaluation]]:
+    """Evaluations by `section_key`, sections and members in order of first appearance."""
+    out: dict[tuple, list[Evaluation]] = {}
+    for evaluation in evaluations:
+        out.setdefault(section_key(evaluation), []).append(evaluation)
+    return out
+
+
+def section_context(key: tuple) -> dict[str, str]:
+    dataset, _, split, protocol, tie_rule, mask = key
+    return {"dataset": dataset, "split": str(split), "protocol": str(protocol),
+            "tie_rule": str(tie_rule), "mask_history": str(mask)}
+
+
+def section_heading(key: tuple) -> str:
+    """`on the test split · ml-100k · protocol loo · pessimistic ties · history not masked`."""
+    dataset, _, split, protocol, tie_rule, mask = key
+    history = "history masked" if mask else "history not masked"
+    return f"on the {split} split · {dataset} · protocol {protocol} · {tie_rule} ties · {history}"
 
 
 def _group_rows(members: list, record_of, metrics_of) -> list[Row]:
@@ -97,20 +126,10 @@ def result_tables(
     baseline: str | None,
 ) -> list[Table]:
     """One table per (dataset, split, protocol, tie rule, history mask); tests vs the baseline."""
-    sections: dict[tuple, list[Evaluation]] = {}
-    for ev in evaluations:
-        c = ev.context
-        key = (_dataset_name(ev.run_record), ev.meta.items_fingerprint, c["split"], c["protocol"],
-               c["tie_rule"], c["mask_history"])
-        sections.setdefault(key, []).append(ev)
     tables = []
-    for (dataset, _, split, protocol, tie_rule, mask), members in sections.items():
+    for key, members in sections(evaluations).items():
         rows = _group_rows(members, lambda e: e.run_record, lambda e: e.metrics)
-        context = {"dataset": dataset, "split": str(split), "protocol": str(protocol),
-                   "tie_rule": str(tie_rule), "mask_history": str(mask)}
-        history = "history masked" if mask else "history not masked"
-        heading = (f"Results on the {split} split · {dataset} · protocol {protocol} · "
-                   f"{tie_rule} ties · {history}")
+        context, heading = section_context(key), "Results " + section_heading(key)
         columns = choose_columns({m for r in rows for m in r.cells}, requested)
         tables.append(Table("results", heading, context, list(RESULT_INFO), columns, rows))
     if baseline is not None:
@@ -153,8 +172,13 @@ def _add_paired_tests(tables: list[Table], baseline: str, primary: str) -> None:
 
 
 def _per_user(row: Row, metric: str):
+    return per_user_of(row.members, metric)
+
+
+def per_user_of(evaluations: list[Evaluation], metric: str):
+    """Per-user values of `metric` (from ranks.parquet) averaged over the evaluations' seeds."""
     per_seed = []
-    for evaluation in row.members:
+    for evaluation in evaluations:
         users, ranks = evaluation.ranks()
         per_seed.append((users, per_user_metric(ranks, metric)))
     return mean_over_seeds(per_seed)

@@ -13,6 +13,7 @@ from specrec.evaluate.evaluate import evaluate
 from specrec.evaluate.metrics import summarize
 from specrec.evaluate.store import METRICS_FILE, write_metrics
 from specrec.runs.config import TrainConfig
+from specrec.runs.store import CHECKPOINT_FILE, read_item_table, read_run, write_run
 from specrec.testing.synthetic import (
     anisotropic,
     markov_sequences,
@@ -62,6 +63,45 @@ def tiny_run(out: Path, dataset: Path, *, table: Path | None = None, backbone: s
     train(dataset=dataset, out=out, table=table, config=tiny_config(backbone, **changes),
           device="cpu", log=quiet)
     return Path(out)
+
+
+def run_with_valid(out: Path, dataset: Path, valid: dict[str, float], *,
+                   table: Path | None = None, backbone: str = "sasrec", **changes) -> Path:
+    """A run trained like `tiny_run`, then rewritten by the run writer with the given best-epoch
+    validation metrics (for tests of selection on validation).
+
+    `write_run` writes the trained run's weights, record, item table and checkpoint again; the
+    best epoch's `valid_<name>` columns of the history hold `valid`, no other epoch exceeds them
+    (so the best epoch stays the best), and `stats.best_valid` says the same. The record is
+    unchanged; the fingerprint records the planted values.
+    """
+    out = Path(out)
+    tiny_run(out, dataset, table=table, backbone=backbone, **changes)
+    run = read_run(out)
+    best_epoch = run.meta.stats["best_epoch"]
+    columns = run.history()
+    rows = [{name: values[i].item() for name, values in columns.items()}
+            for i in range(len(columns["epoch"]))]
+    for row in rows:
+        for name, value in valid.items():
+            column = f"valid_{name}"
+            kept = min(row.get(column, value), value)
+            row[column] = value if row["epoch"] == best_epoch else kept
+    stats = {**run.meta.stats, "best_valid": {**run.meta.stats["best_valid"], **valid}}
+    weights, item_table = run.weights(), read_item_table(out)
+    checkpoint = out.parent / f".{out.name}.{CHECKPOINT_FILE}"
+    checkpoint.write_bytes((out / CHECKPOINT_FILE).read_bytes())
+    digest = hashlib.sha256(json.dumps(valid, sort_keys=True).encode()).hexdigest()
+
+    def build(tmp: Path) -> dict:
+        write_run(tmp, weights=weights, record=run.record, history=rows, item_table=item_table,
+                  checkpoint=checkpoint)
+        return stats
+
+    build_artifact(out, kind="run", config={**run.meta.config, "given_valid": digest},
+                   inputs=run.meta.inputs, items_fp=run.meta.items_fingerprint, build=build,
+                   force=True)
+    return out
 
 
 def tiny_evaluation(out: Path, run: Path, *, split: str = "test",
