@@ -3,7 +3,7 @@
 
 DEMO        ?= work/demo
 DEMO_DIM    := 64
-DEMO_TRAIN  := --backbone sasrec --dim $(DEMO_DIM) --samples windows --epochs 60 --patience 10 \
+DEMO_TRAIN  := --backbone sasrec --dim $(DEMO_DIM) --samples windows --epochs 200 --patience 10 \
                --threads 1 --device cpu
 DEMO_LAMBDA := 1 10 100
 DEMO_TABLES := pca whiten alphafuse $(foreach l,$(DEMO_LAMBDA),ace-$(l))

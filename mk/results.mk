@@ -30,7 +30,7 @@ $(RES)/tables/spectran/meta.json $(RES)/tables/llmemb/meta.json: $(RES)/tables/%
 	$(SPECREC) transform $* --embeddings $(DEMO)/emb --dim $(RES_DIM) --out $(RES)/tables/$*
 
 $(RES)/tables/ace/meta.json: $(DEMO)/emb/meta.json
-	$(SPECREC) transform ace --embeddings $(DEMO)/emb --dim $(RES_DIM) --lambda $(RES_ACE) --out $(RES)/tables/ace
+	$(SPECREC) transform ace --embeddings $(DEMO)/emb --dim $(RES_DIM) --lambda $(RES_ACE) --std 0.5 --out $(RES)/tables/ace
 
 $(RES)/tables/alphafuse/meta.json: $(DEMO)/emb/meta.json
 	$(SPECREC) transform alphafuse --embeddings $(DEMO)/emb --dim $(RES_DIM) --null-dim 32 --out $(RES)/tables/alphafuse
