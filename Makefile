@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast bench results clean
+.PHONY: install demo test test-fast bench results experiments clean
 .DELETE_ON_ERROR:
 
 install: $(STAMP)
@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 include mk/demo.mk
 include mk/bench.mk
 include mk/results.mk
+include mk/experiments.mk
 
 clean:
 	rm -rf work

@@ -91,6 +91,11 @@ def header(exp: Experiment, specrec: str) -> list[str]:
         f"# Written by `specrec plan` for the experiment '{exp.name}' ({exp.file.resolve()}).",
         "# Edit the experiment and rerun `specrec plan`, not this file.",
         f"# Mode: {mode}.",
+        *(["# Budget: the experiment's [budget] settings apply (experiment.budget = true)."]
+          if exp.budget else []),
+        *([wrap("# Overrides (plan.json; --select applies them again):",
+                [f"--set {shlex.quote(o)}" for o in exp.overrides], "#   ")]
+          if exp.overrides else []),
         "#",
         "#   make -C DIR -j N                           everything, N commands at a time",
         "#   make -C DIR -j 64 RUN=\"srun --gres=gpu:1\"   each command under the cluster's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,13 +235,20 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def load_experiment(path: Path) -> Experiment:
-    """Read and check a whole experiment file; the first problem is one line naming its key."""
+def load_experiment(path: Path, overrides: Sequence[str] = ()) -> Experiment:
+    """Read and check a whole experiment file; the first problem is one line naming its key.
+
+    `overrides` are `--set KEY=VALUE` texts, applied (then `[budget]` when `experiment.budget =
+    true`) to the parsed TOML before any check.
+    """
+    from specrec.plan.overrides import apply, parse_override
     from specrec.plan.spec import experiment_settings, read_toml, resolve_train, shared_train
 
     path = Path(path)
     file = str(path)
+    parsed = tuple(parse_override(text, SECTIONS) for text in overrides)
     data = read_toml(path)
+    budget = apply(file, data, parsed, SECTIONS)
     for key, value in data.items():
         if not isinstance(value, dict):
             raise SpecrecError(f"{file}: {key}: belongs inside a section; the sections are "
@@ -249,6 +257,8 @@ def load_experiment(path: Path) -> Experiment:
             raise SpecrecError(f"{file}: [{key}]: unknown section; the sections are "
                                f"{', '.join(f'[{s}]' for s in SECTIONS)}")
     exp = Experiment(file=path, train=shared_train(path, data), **experiment_settings(path, data))
+    exp.overrides = tuple(item.text for item in parsed)
+    exp.budget = budget
     base = path.resolve().parent
     exp.datasets = datasets(file, data, exp.protocol, base)
     exp.encoders = encoders(file, data, base, exp.datasets)

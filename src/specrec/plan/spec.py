@@ -19,9 +19,9 @@ except ModuleNotFoundError:  # pragma: no cover - the project's venv is 3.11
         tomllib = None  # type: ignore[assignment]
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-SECTIONS = ("experiment", "train", "datasets", "encoders", "backbones", "methods")
+SECTIONS = ("experiment", "train", "datasets", "encoders", "backbones", "methods", "budget")
 EXPERIMENT_KEYS = ("name", "protocol", "valid_metric", "seeds", "two_stage", "tune_seeds", "ks",
-                   "device", "threads")
+                   "device", "threads", "budget")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,8 @@ class Experiment:
     encoders: tuple[Encoder, ...] = ()
     backbones: tuple[Backbone, ...] = ()
     methods: tuple[Method, ...] = ()
+    overrides: tuple[str, ...] = ()  # the `--set KEY=VALUE` texts applied (plan.json records them)
+    budget: bool = False  # whether `[budget]` was applied (experiment.budget = true)
 
     @property
     def run_seeds(self) -> tuple[int, ...]:

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from specrec import __version__
@@ -30,14 +31,17 @@ def default_specrec() -> str:
     return shlex.join([str(Path(sys.executable).absolute()), "-m", "specrec"])
 
 
-def plan(experiment: Path, out: Path, *, specrec: str | None = None) -> Path:
+def plan(experiment: Path, out: Path, *, specrec: str | None = None,
+         overrides: Sequence[str] = ()) -> Path:
     """Check `experiment` and write `out/Makefile` (and `out/plan.json`); returns the Makefile.
 
     Nothing is written when the experiment has any error, or when `out` is a non-empty folder
     that is not a plan of the same experiment (by name). Files are rewritten only when their
-    text changes, so replanning an unchanged experiment leaves make nothing to do.
+    text changes, so replanning an unchanged experiment leaves make nothing to do. `overrides`
+    (`--set KEY=VALUE`) are applied before the checks and recorded in plan.json, where
+    `select` finds them again.
     """
-    exp = load_experiment(Path(experiment))
+    exp = load_experiment(Path(experiment), overrides)
     graph = build_graph(exp)
     out = Path(out)
     check_plan_dir(out, exp, graph)
@@ -49,34 +53,51 @@ def plan(experiment: Path, out: Path, *, specrec: str | None = None) -> Path:
     return out / MAKEFILE
 
 
-def select(experiment: Path, out: Path) -> Path:
-    """Stage two of a two-stage plan: write `out/selection.json` and `out/final.mk`."""
+def select(experiment: Path, out: Path, overrides: Sequence[str] | None = None) -> Path:
+    """Stage two of a two-stage plan: write `out/selection.json` and `out/final.mk`.
+
+    The experiment is read with the `--set` overrides plan.json records (`overrides`, when
+    given, replaces them: the plan's fingerprint must still match).
+    """
     from specrec.plan.select import choose
 
-    exp = load_experiment(Path(experiment))
+    out = Path(out)
+    record = read_plan_record(out)
+    if overrides is None:
+        overrides = recorded_overrides(record)
+    exp = load_experiment(Path(experiment), overrides)
     if not exp.two_stage:
         raise exp.where("experiment").error(
             "two_stage", "--select is stage two of two_stage = true; this experiment trains "
                          "every configuration on every seed")
     graph = build_graph(exp)
-    out = Path(out)
-    record = read_plan_record(out)
     if record is None:
         raise SpecrecError(f"'{out}' holds no plan ({PLAN_FILE}); run `specrec plan "
                            f"{experiment} --out {out}` first")
     if record.get("fingerprint") != plan_fingerprint(exp, graph):
+        sets = "".join(f" --set {shlex.quote(o)}" for o in exp.overrides)
         raise SpecrecError(f"{experiment} has changed since '{out / MAKEFILE}' was written; "
-                           f"rerun `specrec plan {experiment} --out {out}`")
+                           f"rerun `specrec plan {experiment} --out {out}{sets}`")
     selection, final_runs = choose(exp, graph, out)
     write_text(out / SELECTION_FILE, json.dumps(selection, indent=2) + "\n")
     write_text(out / FINAL, render_final(exp, graph, final_runs))
     return out / FINAL
 
 
+def recorded_overrides(record: dict | None) -> tuple[str, ...]:
+    """The `--set` texts a plan.json records (none for a plan written without them)."""
+    found = (record or {}).get("overrides", [])
+    if not isinstance(found, list) or not all(isinstance(o, str) for o in found):
+        raise SpecrecError(f"{PLAN_FILE}: 'overrides' must be a list of KEY=VALUE texts")
+    return tuple(found)
+
+
 def plan_fingerprint(exp: Experiment, graph: Graph) -> str:
-    return sha256_of({"graph": graph.fingerprint(), "two_stage": exp.two_stage,
-                      "seeds": exp.seeds, "tune_seeds": exp.tune_seeds,
-                      "valid_metric": exp.valid_metric})
+    key = {"graph": graph.fingerprint(), "two_stage": exp.two_stage, "seeds": exp.seeds,
+           "tune_seeds": exp.tune_seeds, "valid_metric": exp.valid_metric}
+    if exp.overrides or exp.budget:  # (absent keys keep plans written before --set valid)
+        key.update(overrides=list(exp.overrides), budget=exp.budget)
+    return sha256_of(key)
 
 
 def plan_record(exp: Experiment, graph: Graph) -> dict:
@@ -89,6 +110,8 @@ def plan_record(exp: Experiment, graph: Graph) -> dict:
         "experiment": {"name": exp.name, "file": str(exp.file.resolve()),
                        "sha256": f"sha256:{digest}"},
         "fingerprint": plan_fingerprint(exp, graph),
+        "overrides": list(exp.overrides),
+        "budget": exp.budget,
         "two_stage": exp.two_stage,
         "seeds": list(exp.seeds),
         "tune_seeds": list(exp.tune_seeds),

@@ -1,0 +1,28 @@
+# `make experiments`: the ACE preset (experiments/ace.toml with its [budget] settings: about
+# 65-75 minutes on 2 cores) planned into work/experiments, run two commands at a time, then
+# reported with `specrec report --select` (each group's best configuration by validation score;
+# the papers' tables) into work/experiments/report. The wall time, planning included, goes to
+# work/experiments/wall_time.txt. A rerun resumes where a killed one stopped.
+# EXPERIMENT_SET='--set experiment.budget=false' plans the full grid (a cluster's worth).
+
+EXPERIMENTS     ?= work/experiments
+EXPERIMENT_FILE ?= experiments/ace.toml
+EXPERIMENT_SET  ?=
+EXPERIMENT_JOBS ?= 2
+EXPERIMENT_T0   := $(EXPERIMENTS).started
+
+.PHONY: experiments
+experiments: $(STAMP)
+	@mkdir -p $(dir $(EXPERIMENT_T0))
+	@echo "start $$(date -u +%Y-%m-%dT%H:%M:%SZ) $$(date +%s)" > $(EXPERIMENT_T0)
+	$(SPECREC) plan $(EXPERIMENT_FILE) --out $(EXPERIMENTS) $(EXPERIMENT_SET)
+	$(MAKE) --no-print-directory -C $(EXPERIMENTS) -j$(EXPERIMENT_JOBS) \
+	  REPORT_FLAGS='--select --title "ACE protocol ($(notdir $(EXPERIMENT_FILE)))"'
+	@start=$$(cut -d' ' -f3 $(EXPERIMENT_T0)); end=$$(date +%s); \
+	  { cat $(EXPERIMENT_T0); \
+	    echo "end   $$(date -u +%Y-%m-%dT%H:%M:%SZ) $$end"; \
+	    echo "wall  $$((end - start)) s ($$(( (end - start) / 60 )) min), make -j$(EXPERIMENT_JOBS)" \
+	      "$(EXPERIMENT_FILE) $(EXPERIMENT_SET)"; \
+	  } > $(EXPERIMENTS)/wall_time.txt && rm -f $(EXPERIMENT_T0) && \
+	  cat $(EXPERIMENTS)/wall_time.txt
+	@cat $(EXPERIMENTS)/report/results.md
