@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from specrec.artifacts import META_FILE, sha256_of
@@ -69,6 +69,11 @@ class Graph:
             raise SpecrecError(f"two different artifacts would share the folder '{node.path}' "
                                "(a hash collision); rename one of the sections involved")
         return found
+
+    def candidate_runs(self) -> list[str]:
+        """Every run selection can see (teacher-only runs are not among them), in order."""
+        runs = (run for g in self.groups for c in g.candidates for run in c.runs.values())
+        return list(dict.fromkeys(runs))
 
     def of_kind(self, kind: str) -> list[Node]:
         return [node for node in self.nodes.values() if node.kind == kind]
@@ -241,17 +246,41 @@ def build_graph(exp: Experiment) -> Graph:
         candidate = Candidate(config, {})
         group.candidates.append(candidate)
         for seed in exp.run_seeds:
+            student = (config, resolved, ())
+            if method.teacher:
+                teacher = teacher_node(graph, exp, data[group.dataset], group.dataset, backbone,
+                                       method, seed)
+                student = with_teacher(config, resolved, teacher)
             candidate.runs[seed] = run_node(graph, exp, data[group.dataset], group, backbone,
-                                            method, config, given, resolved,
-                                            tables[table] if table else None, seed).path
-    for run in graph.of_kind("run"):
-        evaluation_node(graph, exp, run)
+                                            method, student[0], given, student[1],
+                                            tables[table] if table else None, seed,
+                                            student[2]).path
+    for path in graph.candidate_runs():
+        evaluation_node(graph, exp, graph.nodes[path])
     return graph
+
+
+def teacher_node(graph: Graph, exp: Experiment, data: Node, dataset: str, student: Backbone,
+                 method: Method, seed: int) -> Node:
+    """The ID-only run a method's runs on `seed` align to (shared with an equal run)."""
+    from specrec.plan.sections import teacher_of
+
+    backbone, entry, config = teacher_of(exp, student, method)
+    given, resolved = resolve_train(exp, backbone, entry, config)
+    group = Group(dataset, None, backbone.name, f"{method.name}.teacher")
+    return run_node(graph, exp, data, group, backbone, entry, config, given, resolved, None, seed)
+
+
+def with_teacher(config: Config, resolved: Any, teacher: Node) -> tuple[Config, Any, tuple]:
+    """The student's configuration and TrainConfig naming `teacher`, and the extra make deps."""
+    embedder = {**config.embedder, "teacher": teacher.path}
+    return (replace(config, embedder=embedder), replace(resolved, embedder_options=embedder),
+            (teacher.target,))
 
 
 def run_node(graph: Graph, exp: Experiment, data: Node, group: Group, backbone: Backbone,
              method: Method, config: Config, given: dict, resolved: Any, table: str | None,
-             seed: int) -> Node:
+             seed: int, extra_deps: tuple[str, ...] = ()) -> Node:
     key = {"kind": "run", "dataset": data.path, "table": table, "train": train_key(resolved)}
     parts = [group.dataset, group.encoder or "id"]
     if method.transform:
@@ -266,7 +295,7 @@ def run_node(graph: Graph, exp: Experiment, data: Node, group: Group, backbone: 
     if exp.threads:
         command += ["--threads", str(exp.threads)]
     command += ["--resume", "--out", path]
-    deps = (data.target, *([table_target] if table_target else []))
+    deps = (data.target, *([table_target] if table_target else []), *extra_deps)
     node = graph.add(Node("run", path, {**key, "seed": seed}, deps, tuple(command)))
     if table:
         graph.run_tables[path] = table

@@ -126,7 +126,9 @@ def render_makefile(exp: Experiment, graph: Graph, specrec: str) -> str:
     """The plan's Makefile: stage one of the two-stage mode, or every run and evaluation."""
     runs = [n for n in graph.of_kind("run") if n.key["seed"] in
             (exp.tune_seeds if exp.two_stage else exp.seeds)]
-    evaluations = [] if exp.two_stage else [graph.nodes[e] for e in evaluations_of(exp, runs)]
+    seen = set(graph.candidate_runs())
+    evaluated = [run for run in runs if run.path in seen]  # not teacher-only runs
+    evaluations = [] if exp.two_stage else [graph.nodes[e] for e in evaluations_of(exp, evaluated)]
     tables = graph.of_kind("table") + graph.of_kind("sweep")
     lines = header(exp, specrec) + [
         "",
@@ -188,10 +190,20 @@ def evaluations_of(exp: Experiment, runs: Iterable[Node]) -> list[str]:
     return list(dict.fromkeys(evaluation_path(exp, run.path) for run in runs))
 
 
+def teachers_of(graph: Graph, runs: list[Node], written: Iterable[int]) -> list[Node]:
+    """The runs that `runs` depend on (teachers) whose rules stage one did not write."""
+    by_target = {node.target: node.path for node in graph.of_kind("run")}
+    found = dict.fromkeys(by_target[d] for run in runs for d in run.deps if d in by_target)
+    listed = {run.path for run in runs}
+    return [graph.nodes[path] for path in found
+            if graph.nodes[path].key["seed"] not in written and path not in listed]
+
+
 def render_final(exp: Experiment, graph: Graph, final_runs: list[str]) -> str:
     """final.mk: the chosen configurations' runs on the seeds not tuned, and every evaluation."""
     runs = [graph.nodes[path] for path in dict.fromkeys(final_runs)]
     new = [run for run in runs if run.key["seed"] not in exp.tune_seeds]
+    new = [*teachers_of(graph, new, exp.tune_seeds), *new]
     evaluations = [graph.nodes[e] for e in evaluations_of(exp, runs)]
     lines = [
         f"# Written by `specrec plan --select` for the experiment '{exp.name}' from the tuning",

@@ -69,12 +69,26 @@ class Config:
 
 
 @dataclass(frozen=True)
+class Teacher:
+    """A method's `teacher = {...}`: the ID-only run whose item table each run aligns to.
+
+    One teacher run per dataset × seed (the student's seed) on `backbone` (a [backbones.NAME]
+    table; None: the student's own), with the shared train options and `train` over them; a
+    teacher equal to a run the experiment trains anyway is that run (same folder).
+    """
+
+    backbone: str | None = None
+    train: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Method:
     """`[methods.NAME]`: a transform (None: ID-only) and its configurations, in grid order."""
 
     name: str
     transform: str | None
     configs: tuple[Config, ...]
+    teacher: Teacher | None = None
 
 
 @dataclass
