@@ -26,6 +26,7 @@ TINY = {
     "bert4rec": {"n_layers": 1, "n_heads": 1, "inner_size": 16},
     "gru4rec": {"hidden_size": 16},
     "hstu": {"n_layers": 1},
+    "sasrec-af": {},  # already one block, one head
 }
 
 
