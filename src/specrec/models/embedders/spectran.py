@@ -16,7 +16,9 @@ from specrec.models.embedders.morec import (
 from specrec.transform.store import TransformTable
 
 FUSIONS = ("add", "concat", "none")
-DEFAULTS = {"h": 128, "n": 3, "fusion": "add", "id_dim": None, "qk_std": 0.1, "id_std": 0.02}
+ENCODINGS = ("learned", "sigma", "identity", "none")  # D_d; "sigma"/"identity": Table 3's swaps
+DEFAULTS = {"h": 128, "n": 3, "fusion": "add", "id_dim": None, "qk_std": 0.1, "id_std": 0.02,
+            "attention": True, "encoding": "learned"}
 
 
 class SpecTran(ItemEmbedder):
@@ -28,33 +30,48 @@ class SpecTran(ItemEmbedder):
     h(σ) = σ₁ Σ_{j=0..n} α_j (σ/σ₁)^j with shared learnable α_j, init 1 (eqs. 8–10).
     Fusion with an ID table E_ID ~ N(0, `id_std`²): `add` E_item = E_ID + E_s (d = k); `concat`
     E_item = [E_ID, E_s] (E_ID takes `id_dim` of the k dims, E_s the rest); `none` E_item = E_s.
+
+    Table 3's ablations: `attention=False` drops φ(QKᵀ) (E_s = [U_m D_d, 0]); `encoding` "sigma"
+    fixes D_d = Σ_d (h(σ) = σ), "identity" D_d = I_d, "none" drops A (E_s = U φ(QKᵀ)ᵀ).
     """
 
     def __init__(self, left: Tensor, sigma: Tensor, dim: int, inner: int = 128, order: int = 3,
                  fusion: str = "add", id_dim: int | None = None, qk_std: float = 0.1,
-                 id_std: float = 0.02) -> None:
+                 id_std: float = 0.02, attention: bool = True, encoding: str = "learned") -> None:
         super().__init__(left.shape[0] - 1, dim)
         if fusion not in FUSIONS:
             raise SpecrecError(f"spectran: fusion must be one of {FUSIONS}, not {fusion!r}")
+        if encoding not in ENCODINGS:
+            raise SpecrecError(f"spectran: encoding must be one of {ENCODINGS}, not {encoding!r}")
+        if not attention and encoding == "none":
+            raise SpecrecError("spectran: attention=false with encoding=none leaves E_s = 0; "
+                               "keep one of them")
         id_dim = {"add": dim, "none": 0}.get(fusion, dim // 2 if id_dim is None else id_dim)
         if fusion == "concat" and not 0 < id_dim < dim:
             raise SpecrecError(
                 f"spectran: id_dim must be in 1..{dim - 1} for concat fusion, not {id_dim}"
             )
-        self.fusion = fusion
+        self.fusion, self.encoding = fusion, encoding
         self.spectral_dim = dim - id_dim if fusion == "concat" else dim
         rank = sigma.numel()
         self.register_buffer("left", left, persistent=False)
         self.register_buffer("sigma", sigma, persistent=False)
-        self.query = nn.Parameter(torch.randn(self.spectral_dim, inner) * qk_std)
-        self.key = nn.Parameter(torch.randn(rank, inner) * qk_std)
-        self.threshold = nn.Parameter(torch.zeros(()))
-        self.alpha = nn.Parameter(torch.ones(order + 1))
+        self.query = self.key = self.threshold = self.alpha = None
+        if attention:
+            self.query = nn.Parameter(torch.randn(self.spectral_dim, inner) * qk_std)
+            self.key = nn.Parameter(torch.randn(rank, inner) * qk_std)
+            self.threshold = nn.Parameter(torch.zeros(()))
+        if encoding == "learned":
+            self.alpha = nn.Parameter(torch.ones(order + 1))
         self.id = nn.Parameter(torch.randn(left.shape[0], id_dim) * id_std) if id_dim else None
 
     def spectral_weights(self) -> Tensor:
         """h(σ₁), …, h(σ_m): the diagonal of the spectral positional encoding D_d."""
         count = min(self.spectral_dim, self.sigma.numel())
+        if self.encoding == "sigma":
+            return self.sigma[:count]
+        if self.encoding == "identity":
+            return torch.ones_like(self.sigma[:count])
         top = self.sigma[0]
         relative = self.sigma[:count] / top
         powers = relative[:, None] ** torch.arange(self.alpha.numel(), device=relative.device)
@@ -67,13 +84,16 @@ class SpecTran(ItemEmbedder):
 
     def semantic(self) -> Tensor:
         """E_s = U φ(QKᵀ)ᵀ + [U_m diag(h(σ)), 0]  (A reaches the first m columns only)."""
+        attended = self.left @ self.attention().T if self.query is not None else None
+        if self.encoding == "none":
+            return attended
         weights = self.spectral_weights()
         count = weights.numel()
         encoded = self.left[:, :count] * weights
         if count < self.spectral_dim:
             padding = encoded.new_zeros(encoded.shape[0], self.spectral_dim - count)
             encoded = torch.cat([encoded, padding], dim=1)
-        return self.left @ self.attention().T + encoded
+        return encoded if attended is None else attended + encoded
 
     def forward(self) -> Tensor:
         spectral = self.semantic()
@@ -104,4 +124,12 @@ def build(n_items: int, dim: int, table: TransformTable | None, options: dict) -
         id_dim=None if id_dim is None else positive_int(id_dim, "id_dim", "spectran"),
         qk_std=real_option(settings["qk_std"], "qk_std", "spectran"),
         id_std=real_option(settings["id_std"], "id_std", "spectran"),
+        attention=switch(settings["attention"], "attention"),
+        encoding=str(settings["encoding"]),
     )
+
+
+def switch(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SpecrecError(f"spectran: {name} must be true or false, not {value!r}")
+    return value
