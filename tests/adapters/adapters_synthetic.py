@@ -9,7 +9,8 @@ import numpy as np
 from specrec.testing import synthetic
 
 N_ITEMS, DIM, K = 30, 24, 8
-ADAPTERS = ("morec", "alpharec", "unisrec", "whitenrec", "llmemb", "spectran", "rlmrec")
+ADAPTERS = ("morec", "alpharec", "unisrec", "whitenrec", "llmemb", "spectran", "rlmrec",
+            "whitenrec-plus")
 ITEM_IDS = [f"i{j}" for j in range(1, N_ITEMS + 1)]  # the ids `write_sequences` gives items 1..N
 
 

@@ -95,13 +95,14 @@ def test_without_a_teacher_the_alignment_is_off_and_says_so(tables, monkeypatch)
     assert len(said) == 1 and "alignment loss is off" in said[0]
 
 
-def test_teacher_alignment_equals_alpha_times_the_formula(tables, teacher):
+def test_uniform_alignment_equals_alpha_times_the_formula_on_the_sample(tables, teacher):
     table = read_table(tables["llmemb"])
     torch.manual_seed(4)
     plain = EMBEDDERS.get("llmemb")(N_ITEMS, K, table, {})
     torch.manual_seed(4)
     adapter = EMBEDDERS.get("llmemb")(
-        N_ITEMS, K, table, {"teacher": str(teacher), "align_items": 12, "alpha": 0.5, "tau": 2.0}
+        N_ITEMS, K, table,
+        {"teacher": str(teacher), "align": "uniform", "align_items": 12, "alpha": 0.5, "tau": 2.0},
     )
     # reading the teacher's stored table draws nothing: the student initialises as without it
     assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), adapter.parameters()))

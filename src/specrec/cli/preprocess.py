@@ -54,14 +54,38 @@ def preprocess_cli(
     ],
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Raw files or folder.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Dataset artifact folder.")] = ...,
-    min_user: Annotated[int, typer.Option(help="k-core: events per user (0 = off).")] = 5,
-    min_item: Annotated[int, typer.Option(help="k-core: events per item (0 = off).")] = 5,
+    min_user: Annotated[int, typer.Option(help="Count filter: events per user (0 = off).")] = 5,
+    min_item: Annotated[int, typer.Option(help="Count filter: events per item (0 = off).")] = 5,
+    filtering: Annotated[
+        str,
+        typer.Option(
+            "--filter",
+            help="k-core (iterative) or one-pass (alias llmemb: one count pass, then users "
+            "with < --min-user-after events dropped).",
+        ),
+    ] = "k-core",
+    min_user_after: Annotated[
+        Optional[int], typer.Option(help="one-pass: events a user keeps afterwards (default 3).")
+    ] = None,
+    drop_items_without_text: Annotated[
+        bool,
+        typer.Option(
+            "--drop-items-without-text",
+            help="Before the count filter, drop the events of items whose text has no field.",
+        ),
+    ] = False,
     rating_threshold: Annotated[Optional[float], typer.Option(help="Keep rating >= this.")] = None,
     text_template: Annotated[
         Optional[str],
         typer.Option(
-            help="Item text, e.g. '{title}[. Brand: {brand}]'; [...] is dropped when empty."
+            help="Item text, e.g. '{title}[. Brand: {brand}]'; [...] is dropped when empty. "
+            "'llmemb': LLMEmb's attribute prompt over every metadata field."
         ),
+    ] = None,
+    prompt_noun: Annotated[
+        Optional[str],
+        typer.Option(help="llmemb prompt: 'The <noun> has the following attributes' "
+                     "(default per source)."),
     ] = None,
     protocol: Annotated[str, typer.Option(help="loo, user-split or temporal.")] = "loo",
     column: Annotated[
@@ -96,6 +120,10 @@ def preprocess_cli(
         seed=seed,
         valid_cutoff=valid_cutoff,
         test_cutoff=test_cutoff,
+        filtering=filtering,
+        min_user_after=min_user_after,
+        drop_items_without_text=drop_items_without_text,
+        prompt_noun=prompt_noun,
         force=force,
     )
     out.print(

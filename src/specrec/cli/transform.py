@@ -40,7 +40,7 @@ def transform_cli(
         None, help="ace --lambda auto: target effective rank (default dim/2)."
     ),
     groups: Optional[int] = typer.Option(
-        None, help="group-whiten: contiguous column groups (default 4)."
+        None, help="group-whiten, whitenrec-plus: contiguous column groups (default 4)."
     ),
     variant: Optional[str] = typer.Option(
         None, help="llminit: var (default) | uni | rand | whitened-pca."

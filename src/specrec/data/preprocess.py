@@ -14,10 +14,19 @@ import polars as pl
 from specrec.artifacts import Meta, check_output, claim_output, items_fingerprint
 from specrec.console import log
 from specrec.data.dataset import SPLITS
-from specrec.data.filtering import apply_rating_threshold, check_k, k_core
+from specrec.data.filtering import (
+    DEFAULT_FILTER,
+    DEFAULT_MIN_USER_AFTER,
+    FILTERS,
+    FilterOptions,
+    apply_rating_threshold,
+    check_filter,
+    check_k,
+    keep_items_with_text,
+)
 from specrec.data.sources import INTERACTION_COLUMNS, SOURCES, RawData, Source
 from specrec.data.splits import Events, SplitOptions, check_split_options, split_events
-from specrec.data.text import parse_template, render_texts
+from specrec.data.text import LLMEMB_PROMPT, TextRecipe, choose_text_recipe
 from specrec.errors import SpecrecError
 
 KIND = "dataset"
@@ -86,7 +95,7 @@ def _order_events(inter: pl.DataFrame, users: pl.DataFrame, items: pl.DataFrame)
     return indexed.select(columns)
 
 
-def _item_table(items: pl.DataFrame, metadata: pl.DataFrame, template: str) -> pl.DataFrame:
+def _item_table(items: pl.DataFrame, metadata: pl.DataFrame, recipe: TextRecipe) -> pl.DataFrame:
     """item_idx, item_id, text and the metadata columns, one row per indexed item in order."""
     metadata = metadata.with_columns(pl.col("item_id").cast(pl.String))
     extra = [c for c in metadata.columns if c != "item_id"]
@@ -95,7 +104,7 @@ def _item_table(items: pl.DataFrame, metadata: pl.DataFrame, template: str) -> p
         on="item_id",
         how="left",
     ).sort("item_idx")
-    text = render_texts(table, template)
+    text = recipe.render(table)
     return table.select(pl.col("item_idx").cast(pl.Int32), "item_id").with_columns(
         text.alias("text"), *[table[c] for c in extra]
     )
@@ -116,12 +125,13 @@ def _check_raw(raw: RawData) -> pl.DataFrame:
 def build_dataset(
     raw: RawData,
     *,
-    min_user: int,
-    min_item: int,
+    counts: FilterOptions,
     rating_threshold: float | None,
-    template: str,
+    recipe: TextRecipe,
     protocol: str,
     options: SplitOptions,
+    filtering: str = DEFAULT_FILTER,
+    drop_items_without_text: bool = False,
 ) -> DatasetTables:
     """Filter, re-index (first appearance), order (time, then file order), add text and splits."""
     inter = _check_raw(raw)
@@ -134,7 +144,10 @@ def build_dataset(
     stats["dropped_incomplete"] = inter.height - complete.height
     rated = apply_rating_threshold(complete, rating_threshold)
     stats["dropped_by_rating"] = complete.height - rated.height
-    core = k_core(rated, min_user=min_user, min_item=min_item)
+    if drop_items_without_text:
+        rated, dropped = keep_items_with_text(rated, raw.items, recipe)
+        stats.update(dropped)
+    core = FILTERS.get(filtering)(rated, counts)
     kept = core.interactions
     if kept.height == 0:
         raise SpecrecError(
@@ -144,7 +157,7 @@ def build_dataset(
     users = _first_appearance_index(kept["user_id"], "user_idx")
     items = _first_appearance_index(kept["item_id"], "item_idx")
     events = _order_events(kept, users, items)
-    item_table = _item_table(items, raw.items, template)
+    item_table = _item_table(items, raw.items, recipe)
     result = split_events(
         protocol,
         Events(
@@ -161,8 +174,7 @@ def build_dataset(
     coverage = float((item_table["text"].str.len_chars() > 0).mean())
     stats.update(
         {
-            "filtering_passes": core.passes,
-            "removed_per_pass": core.removed_per_pass,
+            **core.info,
             "users": users.height,
             "items": items.height,
             "interactions": events.height,
@@ -195,24 +207,36 @@ def preprocess(
     seed: int = 0,
     valid_cutoff: float | None = None,
     test_cutoff: float | None = None,
+    filtering: str = DEFAULT_FILTER,
+    min_user_after: int | None = None,
+    drop_items_without_text: bool = False,
+    prompt_noun: str | None = None,
     force: bool = False,
 ) -> Meta:
-    """Turn raw files of `source` into a dataset artifact at `out` (skipped when up to date)."""
+    """Turn raw files of `source` into a dataset artifact at `out` (skipped when up to date).
+
+    `filtering` names a count filter of `filtering.FILTERS` (`k-core`, or `one-pass` with its
+    `min_user_after`, 3 by default); `text_template="llmemb"` writes LLMEmb's attribute prompts.
+    """
     out = Path(out)
     source_name = SOURCES.canonical(source)
-    reader = SOURCES.get(source_name)()
+    reader = SOURCES.get(source_name)(every_field=text_template == LLMEMB_PROMPT)
     check_k("min-user", min_user)
     check_k("min-item", min_item)
+    filter_name = check_filter(filtering, min_user_after)
+    if filter_name == "one-pass" and min_user_after is None:
+        min_user_after = DEFAULT_MIN_USER_AFTER
+    counts = FilterOptions(min_user, min_item, min_user_after)
     if rating_threshold is not None and not math.isfinite(rating_threshold):
         raise SpecrecError(f"--rating-threshold must be a finite number, got {rating_threshold}")
     options = SplitOptions(seed=seed, valid_cutoff=valid_cutoff, test_cutoff=test_cutoff)
     protocol_name = check_split_options(protocol, options)
     resolved_columns = reader.resolve_columns(dict(columns) if columns else None)
     files = reader.locate([Path(p) for p in paths], resolved_columns)
-    template = (
-        reader.default_template(files, resolved_columns) if text_template is None else text_template
-    )
-    parse_template(template)
+    recipe = choose_text_recipe(reader, files, resolved_columns, text_template, prompt_noun)
+    if drop_items_without_text and not recipe.template:
+        raise SpecrecError("--drop-items-without-text needs item text, but the text template is "
+                           "empty (no item file); pass the metadata file or drop the option")
     raw_paths = [*map(Path, paths), *files.values()]
     check_output(out, KIND, raw_paths)  # before reading anything
     config = {
@@ -226,12 +250,20 @@ def preprocess(
         "min_user": min_user,
         "min_item": min_item,
         "rating_threshold": rating_threshold,
-        "text_template": template,
+        "text_template": recipe.template,
         "protocol": protocol_name,
         "seed": seed,
         "valid_cutoff": valid_cutoff,
         "test_cutoff": test_cutoff,
     }
+    # options added later enter the config only when used: older datasets keep their fingerprint
+    if filter_name != DEFAULT_FILTER:
+        config.update({"filter": filter_name, "min_user_after": min_user_after})
+    if recipe.is_prompt:
+        config["prompt_noun"] = recipe.noun
+        config["prompt_dropped_keys"] = list(recipe.dropped_keys)
+    if drop_items_without_text:
+        config["drop_items_without_text"] = True
     with claim_output(out, kind=KIND, config=config, inputs={}, protect=raw_paths, force=force,
                       log=log) as claim:
         if claim.existing is not None:
@@ -240,12 +272,13 @@ def preprocess(
         log(f"reading {source_name}: {', '.join(p.name for p in files.values())}")
         tables = build_dataset(
             _read(reader, files, resolved_columns),
-            min_user=min_user,
-            min_item=min_item,
+            counts=counts,
             rating_threshold=rating_threshold,
-            template=template,
+            recipe=recipe,
             protocol=protocol_name,
             options=options,
+            filtering=filter_name,
+            drop_items_without_text=drop_items_without_text,
         )
         tables.stats["seconds"] = round(time.perf_counter() - started, 3)
         if tables.stats["text_coverage"] < 1:

@@ -5,20 +5,31 @@ Example: `"{movie_title}[ ({release_year})][. Genres: {class}]"` renders
 is missing. `[[`/`]]` and `{{`/`}}` are literal brackets and braces. Missing means null, blank, or
 one of MISSING_TEXT; a missing field outside brackets renders as nothing. Whitespace (newlines too)
 is collapsed to single spaces, and separators left dangling at either end are trimmed.
+
+The name `llmemb` instead of a template selects LLMEmb's attribute prompt (`TextRecipe`).
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from specrec.errors import SpecrecError
 
+if TYPE_CHECKING:
+    from specrec.data.sources.base import Source
+
 MISSING_TEXT = ("", "nan", "NaN", "None", "null")
 LEADING_JUNK = r"^[\s.,;:|]+"
 TRAILING_JUNK = r"[\s,;:|]+$"
+LLMEMB_PROMPT = "llmemb"
+PROMPT_VALUE_CHARS = 100
+NOT_METADATA = ("item_id", "item_idx", "text")
 
 
 @dataclass(frozen=True)
@@ -124,3 +135,95 @@ def render_texts(items: pl.DataFrame, template: str) -> pl.Series:
         .str.replace_all(TRAILING_JUNK, "")
     )
     return items.select(text.alias("text")).to_series()
+
+
+def present(column: str) -> pl.Expr:
+    """Whether a metadata value is there: not null, not blank, not one of MISSING_TEXT."""
+    return _clean(column).is_not_null()
+
+
+def _prompt_value(column: str) -> pl.Expr:
+    """A value as LLMEmb's prompt writes it: stripped, cut to 100 characters, '\n' -> ' ' and
+    ';' -> '.' (';' separates the attributes); null when missing."""
+    value = pl.col(column).cast(pl.String).str.strip_chars()
+    value = pl.when(value.is_in(MISSING_TEXT)).then(None).otherwise(value)
+    cut = value.str.slice(0, PROMPT_VALUE_CHARS)
+    return cut.str.replace_all("\n", " ", literal=True).str.replace_all(";", ".", literal=True)
+
+
+def render_attribute_prompts(items: pl.DataFrame, fields: Sequence[str], noun: str) -> pl.Series:
+    """LLMEmb's item prompt per row: `The <noun> has the following attributes: \n ` followed by
+    `<key> is <value>` over `fields` in order, joined by '; ' (so no trailing '; '); missing
+    values are skipped, and a row with none gets ''."""
+    if not fields:
+        return pl.Series("text", [""] * items.height, dtype=pl.String)
+    attributes = pl.concat_str(
+        [pl.lit(f"{field} is ") + _prompt_value(field) for field in fields],
+        separator="; ",
+        ignore_nulls=True,
+    ).fill_null("")
+    instruction = f"The {noun} has the following attributes: \n "
+    text = pl.when(attributes == "").then(pl.lit("")).otherwise(pl.lit(instruction) + attributes)
+    return items.select(text.alias("text")).to_series()
+
+
+@dataclass(frozen=True)
+class TextRecipe:
+    """How item texts are made: a `{field}` template, or (template `llmemb`) LLMEmb's attribute
+    prompt over every metadata column except `dropped_keys`, calling the item a `noun`."""
+
+    template: str
+    noun: str = "item"
+    dropped_keys: tuple[str, ...] = ()
+
+    @property
+    def is_prompt(self) -> bool:
+        return self.template == LLMEMB_PROMPT
+
+    def fields(self, columns: Sequence[str]) -> list[str]:
+        """The metadata columns (of `columns`, in their order) the text reads."""
+        if self.is_prompt:
+            dropped = set(self.dropped_keys) | set(NOT_METADATA)
+            return [column for column in columns if column not in dropped]
+        return template_fields(self.template) if self.template else []
+
+    def render(self, items: pl.DataFrame) -> pl.Series:
+        """One text per row of `items` (string metadata columns)."""
+        if self.is_prompt:
+            return render_attribute_prompts(items, self.fields(items.columns), self.noun)
+        return render_texts(items, self.template)
+
+    def has_text(self, items: pl.DataFrame) -> pl.Series:
+        """Per row: whether any field the text reads is present (False when it reads none)."""
+        fields = self.fields(items.columns)
+        missing = [field for field in fields if field not in items.columns]
+        if missing:
+            raise SpecrecError(
+                f"text template uses unknown column(s) {missing}; "
+                f"available: {', '.join(items.columns)}"
+            )
+        if not fields:
+            return pl.Series("has_text", [False] * items.height, dtype=pl.Boolean)
+        return items.select(pl.any_horizontal(*map(present, fields)).alias("has_text")).to_series()
+
+
+def choose_text_recipe(reader: Source, files: dict[str, Path], columns: dict[str, str] | None,
+                       text_template: str | None, prompt_noun: str | None) -> TextRecipe:
+    """The template given (else the source's default), or LLMEmb's prompt for the name `llmemb`
+    (the source's noun unless `prompt_noun` names it, and the source's dropped keys)."""
+    if text_template != LLMEMB_PROMPT:
+        if prompt_noun is not None:
+            raise SpecrecError("--prompt-noun names the item in --text-template llmemb; "
+                               "drop it or add --text-template llmemb")
+        template = text_template
+        if template is None:
+            template = reader.default_template(files, columns)
+        parse_template(template)
+        return TextRecipe(template)
+    if "items" not in files:
+        raise SpecrecError(f"--text-template llmemb lists the item metadata, but source "
+                           f"{reader.name} found no item file; pass it or choose another template")
+    noun = reader.prompt_noun(files) if prompt_noun is None else prompt_noun.strip()
+    if not noun or "\n" in noun:
+        raise SpecrecError(f"--prompt-noun must be one non-empty line of text, got {prompt_noun!r}")
+    return TextRecipe(LLMEMB_PROMPT, noun, reader.prompt_dropped_keys)

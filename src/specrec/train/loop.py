@@ -38,7 +38,7 @@ class Objective(nn.Module):
         supervised = batch.targets > 0
         loss = self.loss(self.model.score_user(hidden[supervised]), batch.targets[supervised],
                          self.model.score_table(table), self.model.item_bias(), generator)
-        aux = self.model.embedder.aux_loss()
+        aux = self.model.embedder.aux_loss(batch.targets[supervised])
         return loss if aux is None else loss + aux
 
 

@@ -261,8 +261,9 @@ def to_text(column: pl.Series) -> pl.Series:
     return column.cast(pl.String)
 
 
-def join_text(value: Any, separator: str = ", ") -> str | None:
-    """A metadata value (str, number, list, nested lists, dict) as one string; None if empty."""
+def join_text(value: Any, separator: str = ", ", *, unique: bool = True) -> str | None:
+    """A metadata value (str, number, list, nested lists, dict) as one string; None if empty.
+    A repeated part is written once unless `unique` is False."""
     parts: list[str] = []
 
     def walk(item: Any) -> None:
@@ -270,7 +271,7 @@ def join_text(value: Any, separator: str = ", ") -> str | None:
             return
         if isinstance(item, dict):
             for key, inner in item.items():
-                text = join_text(inner)
+                text = join_text(inner, unique=unique)
                 if text:
                     parts.append(f"{key}: {text}")
         elif isinstance(item, (list, tuple)):
@@ -280,7 +281,7 @@ def join_text(value: Any, separator: str = ", ") -> str | None:
             return
         else:
             text = str(item).strip()
-            if text and text not in MISSING_TEXT and text not in parts:
+            if text and text not in MISSING_TEXT and (not unique or text not in parts):
                 parts.append(text)
 
     walk(value)

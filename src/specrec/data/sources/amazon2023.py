@@ -8,6 +8,7 @@ import polars as pl
 
 from specrec.data.sources.base import SOURCES, RawData, Source
 from specrec.data.sources._io import locate_reviews, read_item_meta, read_jsonl
+from specrec.data.sources._prompt import category_noun, read_every_item_field
 
 REVIEW_SCHEMA = {
     "user_id": pl.String,
@@ -27,6 +28,7 @@ META_FIELDS = (
 )
 SEPARATORS = {"features": " ", "description": " ", "details": "; "}  # details: "key: value; ..."
 MS_PER_SECOND = 1000
+PROMPT_DROPPED = ("images", "videos", "bought_together")  # URLs and ids, as LLMEmb drops imUrl
 
 
 def is_review(record: dict) -> bool:
@@ -42,12 +44,16 @@ class Amazon2023(Source):
     """`<Cat>.jsonl[.gz]` reviews + optional `meta_<Cat>.jsonl[.gz]`; items are parent_asin."""
 
     name = "amazon2023"
+    prompt_dropped_keys = PROMPT_DROPPED
 
     def locate(self, paths: list[Path], columns: dict[str, str] | None) -> dict[str, Path]:
         return locate_reviews(paths, source=self.name, is_review=is_review, is_meta=is_meta)
 
     def default_template(self, files: dict[str, Path], columns: dict[str, str] | None) -> str:
         return "{title}[. Store: {store}][. Categories: {categories}]" if "items" in files else ""
+
+    def prompt_noun(self, files: dict[str, Path]) -> str:
+        return category_noun(files["interactions"])
 
     def read(self, files: dict[str, Path], columns: dict[str, str] | None) -> RawData:
         reviews = read_jsonl(files["interactions"], REVIEW_SCHEMA)
@@ -57,7 +63,10 @@ class Amazon2023(Source):
             (pl.col("timestamp") // MS_PER_SECOND).alias("timestamp"),
             pl.col("rating"),
         )
-        items = read_item_meta(
-            files, key="parent_asin", fields=META_FIELDS, separators=SEPARATORS
-        )
+        if self.every_field:
+            items = read_every_item_field(files, key="parent_asin")
+        else:
+            items = read_item_meta(
+                files, key="parent_asin", fields=META_FIELDS, separators=SEPARATORS
+            )
         return RawData(interactions=inter, items=items)

@@ -31,13 +31,20 @@ class Source:
     """A raw format. `locate` finds the files (cheap; their bytes are fingerprinted), `read` parses.
 
     Sources that take a column mapping list its keys in `column_keys` and defaults in
-    `default_columns`; `required_columns` must be present after merging.
+    `default_columns`; `required_columns` must be present after merging. With `every_field`,
+    `read` keeps every metadata field of the item file in the order first seen (LLMEmb's
+    attribute prompt lists them), not only those of the default template; `prompt_dropped_keys`
+    are the fields that prompt leaves out.
     """
 
     name: str = ""
     column_keys: tuple[str, ...] = ()
     default_columns: dict[str, str] = {}
     required_columns: tuple[str, ...] = ()
+    prompt_dropped_keys: tuple[str, ...] = ()
+
+    def __init__(self, every_field: bool = False) -> None:
+        self.every_field = every_field
 
     def resolve_columns(self, columns: dict[str, str] | None) -> dict[str, str] | None:
         """The column mapping with defaults filled in (None for sources that take none)."""
@@ -69,6 +76,10 @@ class Source:
     def default_template(self, files: dict[str, Path], columns: dict[str, str] | None) -> str:
         """The item text template used when the user gives none ('' = no item text)."""
         raise NotImplementedError
+
+    def prompt_noun(self, files: dict[str, Path]) -> str:
+        """What LLMEmb's prompt calls an item: 'The <noun> has the following attributes'."""
+        return "item"
 
     def read(self, files: dict[str, Path], columns: dict[str, str] | None) -> RawData:
         raise NotImplementedError

@@ -46,5 +46,8 @@ class BundledML100K(Source):
     def default_template(self, files: dict[str, Path], columns: dict[str, str] | None) -> str:
         return "{movie_title}[ ({release_year})][. Genres: {class}]"
 
+    def prompt_noun(self, files: dict[str, Path]) -> str:
+        return "movie"
+
     def read(self, files: dict[str, Path], columns: dict[str, str] | None) -> RawData:
         return read_recbole(files, RecBoleAtomic.default_columns)

@@ -198,6 +198,9 @@ class MovieLens(Source):
     def default_template(self, files: dict[str, Path], columns: dict[str, str] | None) -> str:
         return "{title}[. Genres: {genres}]" if "items" in files else ""
 
+    def prompt_noun(self, files: dict[str, Path]) -> str:
+        return "movie"
+
     def read(self, files: dict[str, Path], columns: dict[str, str] | None) -> RawData:
         inter = READERS[files["interactions"].name](files["interactions"])
         items = (

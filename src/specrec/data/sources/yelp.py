@@ -8,6 +8,7 @@ import polars as pl
 
 from specrec.data.sources.base import SOURCES, RawData, Source
 from specrec.data.sources._io import classify_files, read_jsonl
+from specrec.data.sources._prompt import read_every_item_field
 from specrec.errors import SpecrecError
 
 REVIEW_SCHEMA = {
@@ -18,6 +19,7 @@ REVIEW_SCHEMA = {
 }
 BUSINESS_FIELDS = ("name", "city", "state", "categories")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+PROMPT_DROPPED = ("longitude", "latitude")  # LLMEmb's Yelp prompt
 
 
 def is_review(record: dict) -> bool:
@@ -42,6 +44,7 @@ class Yelp(Source):
     """The Yelp Open Dataset folder (or its review and business files); items are businesses."""
 
     name = "yelp"
+    prompt_dropped_keys = PROMPT_DROPPED
 
     def locate(self, paths: list[Path], columns: dict[str, str] | None) -> dict[str, Path]:
         if not paths:
@@ -56,6 +59,9 @@ class Yelp(Source):
     def default_template(self, files: dict[str, Path], columns: dict[str, str] | None) -> str:
         return "{name}[, {city}][, {state}][. Categories: {categories}]" if "items" in files else ""
 
+    def prompt_noun(self, files: dict[str, Path]) -> str:
+        return "point of interest"
+
     def read(self, files: dict[str, Path], columns: dict[str, str] | None) -> RawData:
         path = files["interactions"]
         reviews = read_jsonl(path, REVIEW_SCHEMA)
@@ -68,7 +74,9 @@ class Yelp(Source):
             }
         )
         schema = {"business_id": pl.String, **dict.fromkeys(BUSINESS_FIELDS, pl.String)}
-        if "items" in files:
+        if self.every_field:
+            items = read_every_item_field(files, key="business_id")
+        elif "items" in files:
             items = read_jsonl(files["items"], schema).rename({"business_id": "item_id"})
             items = items.unique("item_id", keep="first", maintain_order=True)
         else:

@@ -11,3 +11,4 @@ from specrec.models.embedders import whitenrec  # noqa: F401
 from specrec.models.embedders import llmemb  # noqa: F401
 from specrec.models.embedders import spectran  # noqa: F401
 from specrec.models.embedders import rlmrec  # noqa: F401
+from specrec.models.embedders import whitenrec_plus  # noqa: F401

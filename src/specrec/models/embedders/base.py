@@ -14,7 +14,9 @@ from specrec.transform.store import TransformTable
 class ItemEmbedder(nn.Module):
     """Produces the item table `[N+1, D]` (row 0 = padding, always zeros) used for input and output.
 
-    `aux_loss()` lets adapters add a regulariser to the training loss (None by default).
+    `aux_loss(targets)` lets adapters add a regulariser to the training loss (None by default);
+    the training loop passes `targets`, the batch's positive item ids at its supervised positions
+    (1-D, duplicates kept), and an embedder may ignore them.
     """
 
     def __init__(self, n_items: int, dim: int) -> None:
@@ -25,7 +27,7 @@ class ItemEmbedder(nn.Module):
     def forward(self) -> Tensor:
         raise NotImplementedError
 
-    def aux_loss(self) -> Tensor | None:
+    def aux_loss(self, targets: Tensor | None = None) -> Tensor | None:
         return None
 
 

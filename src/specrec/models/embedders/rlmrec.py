@@ -50,7 +50,8 @@ class RLMRec(ItemEmbedder):
             return torch.arange(1, self.n_items + 1, device=self.id.device)
         return (torch.randperm(self.n_items)[: self.align_items] + 1).to(self.id.device)
 
-    def aux_loss(self) -> Tensor | None:
+    def aux_loss(self, targets: Tensor | None = None) -> Tensor | None:
+        """β · (1 − mean cosine) over `aligned_items()`; the batch's `targets` are not used."""
         if self.reconstructor is None:
             return None
         items = self.aligned_items()

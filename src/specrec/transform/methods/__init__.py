@@ -8,3 +8,4 @@ from specrec.transform.methods import whitenrec  # noqa: F401
 from specrec.transform.methods import llmemb  # noqa: F401
 from specrec.transform.methods import spectran  # noqa: F401
 from specrec.transform.methods import rlmrec  # noqa: F401
+from specrec.transform.methods import whitenrec_plus  # noqa: F401

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from specrec.embed.store import EmbeddingsFile
 from specrec.errors import SpecrecError
 from specrec.transform.base import (
     TRANSFORMS,
@@ -18,6 +21,7 @@ from specrec.transform.eigensolver import eigen_of_gram
 from specrec.transform.methods.whiten import EPS, warn_if_wide, whitening_scale
 from specrec.transform.gram import streamed_moments
 from specrec.transform.spectral import (
+    Eigen,
     eigen_from_moments,
     fix_signs,
     numerical_rank,
@@ -49,22 +53,10 @@ class GroupWhiten(Transform):
     options = (Option("groups", 4, integer(1), "G contiguous column groups"), EPS)
 
     def fit_one(self, source: TransformInput, params: dict) -> TransformResult:
-        emb, k, groups, eps = source.embeddings, source.dim, params["groups"], params["eps"]
-        if groups > emb.dim:
-            raise SpecrecError(f"--groups {groups} exceeds the embedding dim {emb.dim}; use fewer")
-        warn_if_wide(source, "group whitening")
-        moments = streamed_moments(emb, center=True)
-        cov = moments.gram / moments.n
-        eig = eigen_from_moments(emb, moments, None, overwrite=True)
+        emb, k = source.embeddings, source.dim
+        views = whitened_views(source, params["groups"], params["eps"])
+        eig, cov, grouped, noise = views.eig, views.cov, views.grouped, stored_eps(emb)
         eig.require_rank(k)
-        full = zca(eig.values / eig.n, eig.vectors, eig.rank, eps)
-        grouped = np.zeros_like(cov)
-        sizes, noise = [], stored_eps(emb)
-        for cols in np.array_split(np.arange(emb.dim), groups):
-            values, vectors = eigen_of_gram(cov[np.ix_(cols, cols)], None)
-            rank = numerical_rank(values, (emb.n_items, len(cols)), noise)
-            grouped[np.ix_(cols, cols)] = zca(values, vectors, rank, eps)
-            sizes.append(len(cols))
         values, axes = eigen_of_gram(grouped.T @ cov @ grouped, k)
         group_rank = numerical_rank(values, (emb.n_items, emb.dim), noise)
         if k > group_rank:
@@ -76,11 +68,47 @@ class GroupWhiten(Transform):
         return TransformResult(
             fusion="init",
             item_table=table,
-            basis={
-                "full": project(emb, full, mean=eig.mean, dtype=np.float32),
-                "group": project(emb, grouped, mean=eig.mean, dtype=np.float32),
-            },
+            basis=views.project(emb),
             diagnostics=describe(eig, table),
             params={"covariance": "1/n", "item_table_view": "pca-k of group-whitened"},
-            stats={"rank": eig.rank, "solver": eig.solver, "group_sizes": sizes},
+            stats={"rank": eig.rank, "solver": eig.solver, "group_sizes": views.sizes},
         )
+
+
+@dataclass
+class WhitenedViews:
+    """The ZCA matrices of both views (D×D), C = ĒᵀĒ/n and its eigenpairs, the group sizes."""
+
+    eig: Eigen
+    cov: np.ndarray
+    full: np.ndarray
+    grouped: np.ndarray
+    sizes: list[int]
+
+    def project(self, emb: EmbeddingsFile) -> dict[str, np.ndarray]:
+        """`full` = Ē W and `group` = Ē W_G as float32 [N+1, D] (row 0 zeros)."""
+        mean = self.eig.mean
+        return {"full": project(emb, self.full, mean=mean, dtype=np.float32),
+                "group": project(emb, self.grouped, mean=mean, dtype=np.float32)}
+
+
+def whitened_views(source: TransformInput, groups: int, eps: float) -> WhitenedViews:
+    """W = ZCA of C and W_G = blockdiag(ZCA of C_gg) over G contiguous column groups."""
+    emb = source.embeddings
+    if groups > emb.dim:
+        raise SpecrecError(f"--groups {groups} exceeds the embedding dim {emb.dim}; use fewer")
+    warn_if_wide(source, "group whitening")
+    moments = streamed_moments(emb, center=True)
+    cov = moments.gram / moments.n
+    eig = eigen_from_moments(emb, moments, None, overwrite=True)
+    if eig.rank == 0:
+        raise SpecrecError(f"embeddings '{emb.path}' have no variance to whiten (all rows equal)")
+    full = zca(eig.values / eig.n, eig.vectors, eig.rank, eps)
+    grouped = np.zeros_like(cov)
+    sizes, noise = [], stored_eps(emb)
+    for cols in np.array_split(np.arange(emb.dim), groups):
+        values, vectors = eigen_of_gram(cov[np.ix_(cols, cols)], None)
+        rank = numerical_rank(values, (emb.n_items, len(cols)), noise)
+        grouped[np.ix_(cols, cols)] = zca(values, vectors, rank, eps)
+        sizes.append(len(cols))
+    return WhitenedViews(eig, cov, full, grouped, sizes)
