@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast bench results experiments clean
+.PHONY: install demo test test-fast bench results experiments llmemb clean
 .DELETE_ON_ERROR:
 
 install: $(STAMP)
@@ -36,6 +36,7 @@ include mk/demo.mk
 include mk/bench.mk
 include mk/results.mk
 include mk/experiments.mk
+include mk/llmemb.mk
 
 clean:
 	rm -rf work

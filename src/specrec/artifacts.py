@@ -18,7 +18,7 @@ from specrec import __version__
 from specrec.errors import SpecrecError
 
 SCHEMA_VERSION = 1
-KINDS = ("dataset", "embeddings", "transform", "run", "metrics", "report")
+KINDS = ("dataset", "embeddings", "transform", "run", "metrics", "report", "finetune")
 META_FILE = "meta.json"
 
 

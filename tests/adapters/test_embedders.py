@@ -22,7 +22,7 @@ def build(method: str, tables: dict, **options):
 def test_table_shape_padding_and_gradients(method, tables):
     embedder = build(method, tables).train()
     table = embedder()
-    assert table.shape == (N_ITEMS + 1, K) and table.dtype == torch.float32
+    assert table.shape == (N_ITEMS + 1, K * embedder.views) and table.dtype == torch.float32
     assert torch.all(table[0] == 0) and torch.isfinite(table).all()
     assert table[1:].abs().sum(dim=1).min() > 0
     aux = embedder.aux_loss()

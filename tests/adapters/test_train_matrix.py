@@ -86,7 +86,7 @@ def test_trained_adapter_reloads_from_weights_and_table(method, tables, dataset,
     )
     model = load_model(tmp_path / "run", N_ITEMS)
     table = model.item_table()
-    assert table.shape == (N_ITEMS + 1, K) and torch.all(table[0] == 0)
+    assert table.shape == (N_ITEMS + 1, K * model.embedder.views) and torch.all(table[0] == 0)
     metrics = evaluate(
         run=tmp_path / "run", out=tmp_path / "eval", device="cpu", log=lambda m: None
     )

@@ -62,12 +62,15 @@ def test_csv_with_columns_protocol_and_options(tmp_path, capsys):
             "user-split",
             "--seed",
             "7",
+            "--user-order",
+            "random",
         ],
         capsys,
     )
     assert code == 0
     dataset = load_dataset(out)
     assert dataset.meta.config["protocol"] == "user-split" and dataset.meta.config["seed"] == 7
+    assert dataset.meta.config["user_order"] == "random"
     assert dataset.meta.config["columns"] == {"user": "who", "item": "what", "time": "when"}
     assert (dataset.n_users, dataset.n_items, len(dataset.items)) == (3, 2, 6)  # i3 filtered
     assert "splits.context" in stdout
@@ -103,6 +106,15 @@ def test_csv_with_columns_protocol_and_options(tmp_path, capsys):
         (
             ["preprocess", "ml-100k", "--out", "{out}", "--test-cutoff", "0.5"],
             "only to --protocol temporal",
+        ),
+        (
+            ["preprocess", "ml-100k", "--out", "{out}", "--user-order", "time"],
+            "--user-order applies only to --protocol user-split (got loo)",
+        ),
+        (
+            ["preprocess", "ml-100k", "--out", "{out}", "--protocol", "user-split",
+             "--user-order", "latest"],
+            "unknown --user-order 'latest'",
         ),
         (
             ["preprocess", "ml-100k", "--out", "{out}", "--rating-threshold", "9"],

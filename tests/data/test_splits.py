@@ -28,15 +28,45 @@ def test_loo_labels_last_two_and_short_users_train():
 
 def test_user_split_is_8_1_1_seeded_and_uses_context():
     events = events_of([[0, 1, 2]] * 100)
-    result = split_events("user-split", events, SplitOptions(seed=3))
-    assert result.info == {"train_users": 80, "valid_users": 10, "test_users": 10}
+    result = split_events("user-split", events, SplitOptions(seed=3, user_order="random"))
+    assert result.info == {"train_users": 80, "valid_users": 10, "test_users": 10,
+                           "user_order": "random"}
     rows = [tuple(row) for row in result.codes.reshape(100, 3).tolist()]
     assert sorted(set(rows)) == [(T, T, T), (C, C, V), (C, C, X)]
     assert (rows.count((T, T, T)), rows.count((C, C, V)), rows.count((C, C, X))) == (80, 10, 10)
     assert result.counts() == {"train": 240, "valid": 10, "test": 10, "context": 40}
-    same = split_events("user-split", events, SplitOptions(seed=3)).codes
-    other = split_events("user-split", events, SplitOptions(seed=4)).codes
+    same = split_events("user-split", events, SplitOptions(seed=3, user_order="random")).codes
+    other = split_events("user-split", events, SplitOptions(seed=4, user_order="random")).codes
     assert np.array_equal(result.codes, same) and not np.array_equal(result.codes, other)
+
+
+def test_user_split_orders_users_by_their_last_event_ties_by_user_index():
+    rng = np.random.default_rng(5)
+    histories = []
+    for _ in range(40):  # last timestamps drawn from 6 values: many ties at the cut points
+        last = int(rng.integers(0, 6)) * 100
+        histories.append(sorted(int(t) for t in rng.integers(0, last + 1, rng.integers(1, 5))) +
+                         [last])
+    events = events_of(histories)
+    result = split_events("user-split", events, SplitOptions())  # the default order: time
+    # independently: users 1..40 by (last timestamp, user), oldest 32 train, 4 valid, 4 test
+    order = sorted(range(1, 41), key=lambda u: (histories[u - 1][-1], u))
+    group = {u: T for u in order[:32]} | {u: V for u in order[32:36]} | {u: X for u in order[36:]}
+    lasts = sorted(h[-1] for h in histories)
+    assert lasts[31] == lasts[32] or lasts[35] == lasts[36]  # a tie sits on a cut
+    start = 0
+    for user, history in enumerate(histories, start=1):
+        codes = result.codes[start : start + len(history)].tolist()
+        start += len(history)
+        if group[user] == T:
+            assert codes == [T] * len(history)
+        else:
+            target = group[user] if len(history) >= 2 else C
+            assert codes == [C] * (len(history) - 1) + [target]
+    assert result.info == {"train_users": 32, "valid_users": 4, "test_users": 4,
+                           "user_order": "time"}
+    assert not np.array_equal(result.codes, split_events(
+        "user-split", events, SplitOptions(user_order="random")).codes)
 
 
 def test_user_split_single_event_user_is_never_a_target():
@@ -83,6 +113,7 @@ def test_temporal_cutoffs_out_of_order_is_an_error():
         ("temporal", SplitOptions(test_cutoff=-1.0), "quantile"),
         ("temporal", SplitOptions(test_cutoff=float("nan")), "quantile"),
         ("user-split", SplitOptions(seed=-2), "--seed"),
+        ("user-split", SplitOptions(user_order="newest"), "unknown --user-order 'newest'"),
     ],
 )
 def test_impossible_split_options(protocol, options, message):

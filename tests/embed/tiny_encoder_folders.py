@@ -129,9 +129,10 @@ def decoder(root: Path, model_type: str, tokenizer, *, end_token: str, **config_
     return save_random_model(root / model_type, config, tokenizer)
 
 
-def qwen_tokenizer(texts: list[str], padding_side: str):
-    """Qwen2Tokenizer over a byte-level BPE trained on `texts`, appending <|endoftext|> (also the
-    pad token) as Qwen3-Embedding's does; its eos token is <|im_end|>."""
+def qwen_tokenizer(texts: list[str], padding_side: str, appended: str | None = "<|endoftext|>"):
+    """Qwen2Tokenizer over a byte-level BPE trained on `texts`, appending `appended` to every text
+    (Qwen3-Embedding's <|endoftext|>, also the pad token; None: nothing, as Qwen3 base models);
+    its eos token is <|im_end|>."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
     from transformers import Qwen2Tokenizer
 
@@ -149,7 +150,8 @@ def qwen_tokenizer(texts: list[str], padding_side: str):
         eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side=padding_side,
     )  # fmt: skip
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A <|endoftext|>", special_tokens=[("<|endoftext|>", 0)]
+        single=f"$A {appended}" if appended else "$A",
+        special_tokens=[(appended, tokenizer.convert_tokens_to_ids(appended))] if appended else [],
     )
     return tokenizer
 
@@ -160,6 +162,14 @@ def qwen(root: Path, texts: list[str], model_type: str, padding_side: str = "rig
     return decoder(root, model_type, tokenizer, end_token="<|endoftext|>")
 
 
+def f2llm(root: Path, texts: list[str], eos_appended: bool = True):
+    """F2LLM (Qwen3 fine-tuned from Qwen3-4B, eos <|im_end|>), whose card appends the EOS to each
+    text by hand; `eos_appended`: the tokenizer appends it itself (the card's later tokenizer)."""
+    tokenizer = qwen_tokenizer(texts, "left", appended="<|im_end|>" if eos_appended else None)
+    name = "f2llm" if eos_appended else "f2llm-no-eos"
+    return decoder(root / name, "qwen3", tokenizer, end_token="<|im_end|>")
+
+
 def llama(root: Path, texts: list[str], model_type: str, **config_fields):
     """LLaMA or Mistral as embedders (e5-mistral, SFR): <s> text </s>, no pad token."""
     tokenizer = word_tokenizer(
@@ -167,6 +177,19 @@ def llama(root: Path, texts: list[str], model_type: str, **config_fields):
         roles=dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>"),
     )  # fmt: skip
     return decoder(root, model_type, tokenizer, end_token="</s>", **config_fields)
+
+
+def llama_base(root: Path, texts: list[str], generation: int = 1):
+    """A base LLaMA as LLMEmb embeds it (huggyllama/llama-7b; Meta-Llama-3-8B with generation 3):
+    its tokenizer adds the BOS only (<s>, <|begin_of_text|>); the EOS is </s> (<|end_of_text|>)."""
+    specials = {1: ("<s>", "</s>", "<unk>"),
+                3: ("<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>")}
+    bos, eos, unk = specials[generation]
+    tokenizer = word_tokenizer(
+        texts, specials=[unk, bos, eos], template=f"{bos} $A",
+        roles=dict(bos_token=bos, eos_token=eos, unk_token=unk),
+    )  # fmt: skip
+    return decoder(root / f"llama{generation}-base", "llama", tokenizer, end_token=eos)
 
 
 def gemma(root: Path, texts: list[str], model_type: str, **config_fields):

@@ -13,6 +13,7 @@ from specrec.cli.app import app
 
 # Each module registers its command on `app` when imported.
 from specrec.cli import preprocess, embed, transform, train, evaluate, report, plan  # noqa
+from specrec.cli import finetune  # noqa
 
 __all__ = ["app", "main"]
 

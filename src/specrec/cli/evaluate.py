@@ -21,12 +21,46 @@ def evaluate_cli(
     mask_history: bool = typer.Option(False, help="Remove the user's earlier items from candidates."),
     batch_size: int = typer.Option(1024, help="Users scored per batch."),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]."),
+    protocol: str = typer.Option(
+        "full", help="full (rank among all items) | sampled (among --negatives sampled items, "
+        "as LLMEmb / LLM-ESR)."),
+    negatives: Optional[int] = typer.Option(
+        None, help="Sampled: negatives per target, never an item of the user's sequence "
+        "(default 100)."),
+    sampler: Optional[str] = typer.Option(
+        None, help="Sampled: uniform (default) | popularity (∝ the item's training events)."),
+    sample_seed: Optional[int] = typer.Option(
+        None, help="Sampled: seed of the negatives (default 0)."),
+    groups: bool = typer.Option(
+        False, help="Also metrics per target-item popularity (tail/head) and user history "
+        "length (short/long)."),
+    head_item_min: Optional[int] = typer.Option(
+        None, help="Groups: an item is head when its count >= this, else tail (LLMEmb ts_item; "
+        "default 4, LLMEmb's Beauty; Yelp 13, Fashion 4)."),
+    long_user_min: Optional[int] = typer.Option(
+        None, help="Groups: a user is long when >= this many events precede the target, else "
+        "short (LLMEmb ts_user; default 9, LLMEmb's Beauty; Yelp 12, Fashion 3)."),
+    item_counts: Optional[str] = typer.Option(
+        None, help="Groups: train (default: the item's training events) | sequences (users "
+        "whose sequence holds it, any split, as LLMEmb counts)."),
     force: bool = typer.Option(False, help="Re-evaluate even if up to date."),
 ) -> None:
-    """Full-sort ranking over all items (pessimistic ties) -> metrics.json + ranks.parquet."""
+    """Rank each target among all items or sampled negatives (pessimistic ties) -> metrics.json +
+    ranks.parquet."""
     from specrec.evaluate.evaluate import evaluate
+    from specrec.evaluate.sampling import Ranking
 
     meta = evaluate(run=run, out=out_dir, split=split, ks=k, mask_history=mask_history,
-                    batch_size=batch_size, device=device, force=force)
-    suffix = " (history masked)" if mask_history else ""
+                    batch_size=batch_size, device=device, protocol=protocol, negatives=negatives,
+                    sampler=sampler, sample_seed=sample_seed, groups=groups,
+                    head_item_min=head_item_min, long_user_min=long_user_min,
+                    item_counts=item_counts, force=force)
+    ranking = Ranking.from_record(meta.stats.get("ranking")).label()
+    suffix = (" (history masked)" if mask_history else "") + (f" ({ranking})" if ranking else "")
     out.print(metrics_table(f"{split} metrics of {run}{suffix}", meta.stats["metrics"]))
+    for dimension in ("item", "user"):
+        for name, group in (meta.stats.get("groups") or {}).get(dimension, {}).items():
+            if group["metrics"]:
+                title = (f"{split} metrics of {run}{suffix}, {name} {dimension}s "
+                         f"({group['rule']}, {group['n_users']} users)")
+                out.print(metrics_table(title, group["metrics"]))

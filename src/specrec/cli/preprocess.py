@@ -101,7 +101,11 @@ def preprocess_cli(
     test_cutoff: Annotated[
         Optional[float], typer.Option(help="temporal: quantile in [0, 1] or seconds (default 0.9).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the user-split shuffle.")] = 0,
+    user_order: Annotated[
+        Optional[str],
+        typer.Option(help="user-split: time (by last event, oldest in train; default) | random."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the user-split shuffle (--user-order random).")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Redo even if up to date.")] = False,
 ) -> None:
     """Read a raw dataset, filter it, re-index it and write a dataset artifact with its splits."""
@@ -124,6 +128,7 @@ def preprocess_cli(
         min_user_after=min_user_after,
         drop_items_without_text=drop_items_without_text,
         prompt_noun=prompt_noun,
+        user_order=user_order,
         force=force,
     )
     out.print(

@@ -35,6 +35,14 @@ def train_cli(
     epochs: int = typer.Option(200, help="Maximum epochs."),
     patience: int = typer.Option(10, help="Early stopping: epochs without a better validation score."),
     valid_metric: str = typer.Option("ndcg@10", help="Validation metric for early stopping."),
+    valid_protocol: str = typer.Option(
+        "full", help="Validation ranking: full (all items) | sampled (--valid-negatives items)."),
+    valid_negatives: int = typer.Option(
+        100, help="Sampled validation: negatives per target, none from the user's sequence."),
+    valid_sampler: str = typer.Option(
+        "uniform", help="Sampled validation: uniform | popularity (∝ training events)."),
+    valid_sample_seed: int = typer.Option(
+        0, help="Sampled validation: seed of the negatives, drawn once for every epoch."),
     seed: int = typer.Option(0, help="Random seed (init, shuffling, dropout, negatives)."),
     backbone_opt: Optional[list[str]] = typer.Option(None, help="Backbone option KEY=VALUE (repeatable)."),
     loss_opt: Optional[list[str]] = typer.Option(None, help="Loss option KEY=VALUE (repeatable)."),
@@ -55,17 +63,24 @@ def train_cli(
         embedder_options=parse_key_values(embedder_opt, "--embedder-opt"), samples=samples,
         window_stride=window_stride, window_jitter=window_jitter, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, temperature=temperature,
-        epochs=epochs, patience=patience, valid_metric=valid_metric, seed=seed,
+        epochs=epochs, patience=patience, valid_metric=valid_metric, valid_protocol=valid_protocol,
+        valid_negatives=valid_negatives, valid_sampler=valid_sampler,
+        valid_sample_seed=valid_sample_seed, seed=seed,
     )
     from specrec.console import log
+    from specrec.evaluate.sampling import labelled
+
+    ranking = config.valid_ranking().label()  # "" for the full sort
+    metric_label = labelled(valid_metric, ranking)
 
     def report(row: dict) -> None:
-        log(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  valid {valid_metric} "
+        log(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  valid {metric_label} "
             f"{row['valid_' + valid_metric]:.4f}  {row['seconds']:.1f}s  "
             f"{row['targets_per_second']:,.0f} targets/s")
 
     meta = train(dataset=dataset, out=out_dir, table=table, config=config, resume=resume, force=force,
                  device=device, bf16=bf16, threads=threads, on_epoch=report)
     stats = meta.stats
-    out.print(metrics_table(f"best validation (epoch {stats.get('best_epoch')} of {stats.get('epochs')})",
-                            stats.get("best_valid", {})))
+    title = labelled("best validation", ranking)
+    best_of = f"epoch {stats.get('best_epoch')} of {stats.get('epochs')}"
+    out.print(metrics_table(f"{title} ({best_of})", stats.get("best_valid", {})))

@@ -24,7 +24,8 @@ def transform_cli(
     out_dir: Path = typer.Option(..., "--out", help="Transform artifact directory to write."),
     dim: int = typer.Option(64, help="k: width of the item table."),
     dataset: Optional[Path] = typer.Option(
-        None, help="Dataset artifact: items are checked against it; llminit var needs it."
+        None, help="Dataset artifact: items are checked against it; llminit var and llmesr "
+        "need it."
     ),
     lam: Optional[str] = typer.Option(
         None, "--lambda",
@@ -63,8 +64,8 @@ def transform_cli(
     ),
     solver: Optional[str] = typer.Option(
         None,
-        help="pca, ace, alphafuse, llminit, whiten, llmemb, spectran: auto (default) | exact "
-        "| mixed | randomized (docs/transforms.md).",
+        help="pca, ace, alphafuse, llminit, whiten, llmemb, llmesr, spectran: auto (default) "
+        "| exact | mixed | randomized (docs/transforms.md).",
     ),
     param: Optional[list[str]] = typer.Option(
         None, help="KEY=VALUE for a method option without a flag of its own (repeatable)."

@@ -211,6 +211,7 @@ def preprocess(
     min_user_after: int | None = None,
     drop_items_without_text: bool = False,
     prompt_noun: str | None = None,
+    user_order: str | None = None,
     force: bool = False,
 ) -> Meta:
     """Turn raw files of `source` into a dataset artifact at `out` (skipped when up to date).
@@ -229,8 +230,11 @@ def preprocess(
     counts = FilterOptions(min_user, min_item, min_user_after)
     if rating_threshold is not None and not math.isfinite(rating_threshold):
         raise SpecrecError(f"--rating-threshold must be a finite number, got {rating_threshold}")
-    options = SplitOptions(seed=seed, valid_cutoff=valid_cutoff, test_cutoff=test_cutoff)
+    options = SplitOptions(seed=seed, valid_cutoff=valid_cutoff, test_cutoff=test_cutoff,
+                           user_order=user_order or "time")
     protocol_name = check_split_options(protocol, options)
+    if user_order is not None and protocol_name != "user-split":
+        raise SpecrecError(f"--user-order applies only to --protocol user-split (got {protocol_name})")
     resolved_columns = reader.resolve_columns(dict(columns) if columns else None)
     files = reader.locate([Path(p) for p in paths], resolved_columns)
     recipe = choose_text_recipe(reader, files, resolved_columns, text_template, prompt_noun)
@@ -264,6 +268,8 @@ def preprocess(
         config["prompt_dropped_keys"] = list(recipe.dropped_keys)
     if drop_items_without_text:
         config["drop_items_without_text"] = True
+    if protocol_name == "user-split":  # before --user-order existed, users were shuffled
+        config["user_order"] = options.user_order
     with claim_output(out, kind=KIND, config=config, inputs={}, protect=raw_paths, force=force,
                       log=log) as claim:
         if claim.existing is not None:

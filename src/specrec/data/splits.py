@@ -1,8 +1,9 @@
 """Split protocols: label every event train|valid|test|context once, at preprocess time.
 
 - `loo`: per user, last event = test, second last = valid, the rest train (< 3 events: all train).
-- `user-split`: users shuffled with `seed`, split 8:1:1; a train user's events are all train; a
-  valid/test user's last event is its valid/test target and the earlier events are context.
+- `user-split`: users ordered by the time of their last event (ties by user index; `user_order
+  = "random"`: shuffled with `seed`), split 8:1:1, oldest first; a train user's events are all
+  train; a valid/test user's last event is its valid/test target and the earlier events context.
 - `temporal`: global cutoffs c1 <= c2; events before c1 are train; per user the first event in
   [c1, c2) is valid, the first event >= c2 is test, other events from c1 on are context.
 A valid/test target always has at least one earlier event, so no target has an empty history:
@@ -25,6 +26,7 @@ from specrec.registry import Registry
 TRAIN, VALID, TEST, CONTEXT = (SPLIT_CODE[name] for name in ("train", "valid", "test", "context"))
 USER_SPLIT_SHARES = (0.8, 0.1, 0.1)
 DEFAULT_CUTOFFS = (0.8, 0.9)
+USER_ORDERS = ("time", "random")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class SplitOptions:
     seed: int = 0
     valid_cutoff: float | None = None
     test_cutoff: float | None = None
+    user_order: str = "time"  # user-split only
 
 
 @dataclass
@@ -78,20 +81,33 @@ def leave_one_out(events: Events, options: SplitOptions) -> SplitResult:
     return SplitResult(codes, {"users_without_targets": short_users})
 
 
+def users_by_last_event(events: Events) -> np.ndarray:
+    """Users 1..n ordered by the timestamp of their last event, ties by user index."""
+    last = np.full(events.n_users + 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, events.user, events.timestamp.astype(np.int64))
+    users = np.arange(1, events.n_users + 1)
+    return users[np.lexsort((users, last[1:]))]
+
+
 @PROTOCOLS.register("user-split")
 def user_split(events: Events, options: SplitOptions) -> SplitResult:
-    """Users shuffled (default_rng(seed)), cut 8:1:1; valid/test users' last events are targets."""
+    """Users ordered by their last event's time (or shuffled, default_rng(seed)), cut 8:1:1 with
+    the oldest in train and the newest in test; valid/test users' last events are targets."""
     n_users = events.n_users
     n_valid = int(round(n_users * USER_SPLIT_SHARES[1]))
     n_test = int(round(n_users * USER_SPLIT_SHARES[2]))
-    order = np.random.default_rng(options.seed).permutation(np.arange(1, n_users + 1))
+    if options.user_order == "time":
+        order = users_by_last_event(events)
+    else:
+        order = np.random.default_rng(options.seed).permutation(np.arange(1, n_users + 1))
     group = np.full(n_users + 1, TRAIN, dtype=np.int8)
     group[order[n_users - n_valid - n_test : n_users - n_test]] = VALID
     group[order[n_users - n_test :]] = TEST
     user_group = group[events.user]
     is_target = (events.position == events.length - 1) & (events.position >= 1)
     codes = np.where(user_group == TRAIN, TRAIN, np.where(is_target, user_group, CONTEXT))
-    info = {"train_users": n_users - n_valid - n_test, "valid_users": n_valid, "test_users": n_test}
+    info = {"train_users": n_users - n_valid - n_test, "valid_users": n_valid, "test_users": n_test,
+            "user_order": options.user_order}
     return SplitResult(codes.astype(np.int8), info)
 
 
@@ -133,6 +149,9 @@ def temporal(events: Events, options: SplitOptions) -> SplitResult:
 def check_split_options(protocol: str, options: SplitOptions) -> str:
     """The canonical protocol name; raises SpecrecError for options that cannot apply."""
     name = PROTOCOLS.canonical(protocol)
+    if options.user_order not in USER_ORDERS:
+        raise SpecrecError(f"unknown --user-order '{options.user_order}'; choose one of: "
+                           f"{', '.join(USER_ORDERS)}")
     if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
         raise SpecrecError(f"--seed must be a whole number >= 0, got {options.seed!r}")
     for flag, value in (
@@ -148,6 +167,14 @@ def check_split_options(protocol: str, options: SplitOptions) -> str:
                 f"--{flag} must be a quantile in [0, 1] or seconds since 1970 (> 1), got {value!r}"
             )
     return name
+
+
+def protocol_label(config: dict) -> str:
+    """A dataset's protocol as tables show it: `user-split` says how users were ordered."""
+    protocol = str(config.get("protocol", "loo"))
+    if protocol == "user-split":
+        return f"user-split ({config.get('user_order', 'random')} order)"
+    return protocol
 
 
 def split_events(protocol: str, events: Events, options: SplitOptions) -> SplitResult:

@@ -18,10 +18,11 @@ from specrec.artifacts import Meta, claim_output, input_ref, items_fingerprint, 
 from specrec.console import log, progress
 from specrec.embed import shards
 from specrec.embed.encoders.base import EncoderSettings
-from specrec.embed.encoders.resolve import load_encoder, resolve_encoder
+from specrec.embed.encoders.resolve import batch_plan, load_encoder, resolve_encoder
 from specrec.embed.partial import PartialRows, partial_root
 from specrec.embed.store import EMBEDDINGS_FILE
 from specrec.errors import SpecrecError
+from specrec.finetune.store import read_finetune
 
 STORAGE_DTYPES = ("float32", "float16")
 WRITE_ROWS = 8192
@@ -30,7 +31,7 @@ WRITE_ROWS = 8192
 def embed(
     *,
     dataset: Path,
-    encoder: str,
+    encoder: str | None,
     out: Path,
     model: str | None = None,
     pooling: str | None = None,
@@ -42,12 +43,18 @@ def embed(
     device: str = "auto",
     dtype: str = "float32",
     force: bool = False,
+    append_eos: bool | None = None,
+    base_url: str | None = None,
+    dimensions: int | None = None,
+    adapter: Path | None = None,
 ) -> Meta:
     """Embed every item text of `dataset` with `encoder` into the artifact `out`.
 
     Skips work when `out` already holds the same fingerprint (unless `force`); resumes from the
     last completed batch after an interruption; under torchrun each rank embeds a shard and rank 0
-    writes the artifact.
+    writes the artifact. An API encoder (`openai`) sends one request per batch and ignores
+    `device` (it runs on the server). With an `adapter` (a finetune artifact) its LoRA weights
+    are merged into its base model, and its tokenisation and pooling are used.
     """
     dataset, out = Path(dataset), Path(out)
     if batch_size < 1:
@@ -55,12 +62,21 @@ def embed(
     if dtype not in STORAGE_DTYPES:
         raise SpecrecError(f"unknown --dtype '{dtype}'; choose one of: {', '.join(STORAGE_DTYPES)}")
     data_meta, item_ids, texts = read_items(dataset)
+    tuned = read_finetune(adapter) if adapter is not None else None
+    if tuned is not None:  # its base model, tokenisation and pooling
+        encoder, model, pooling, padding_side, max_length, prompt, normalize, append_eos = (
+            tuned.encoder_options(encoder, model, pooling, padding_side, max_length, prompt,
+                                  normalize, append_eos))
     settings = resolve_encoder(
         encoder, model=model, pooling=pooling, padding_side=padding_side,
-        max_length=max_length, prompt=prompt, normalize=normalize,
+        max_length=max_length, prompt=prompt, normalize=normalize, append_eos=append_eos,
+        base_url=base_url, dimensions=dimensions,
     )  # fmt: skip
+    if tuned is not None:
+        tuned.check_base_model(settings.model, settings.model_signature)
     found = devices.ranks()
-    device_t = devices.resolve_device(device, found.local_rank)
+    api = settings.backend == "openai"  # the server computes: record the same device anywhere
+    device_t = devices.resolve_device("cpu" if api else device, found.local_rank)
     compute_dtype = _compute_dtype(device_t)
     config = {
         **settings.record(),
@@ -69,10 +85,14 @@ def embed(
         "device": device_t.type,
         "compute_dtype": compute_dtype,
         "dtype": dtype,
+        **({"adapter": tuned.meta.fingerprint} if tuned is not None else {}),
     }
     inputs = {"dataset": input_ref(dataset, data_meta)}
+    if tuned is not None:
+        inputs["adapter"] = input_ref(tuned.path, tuned.meta)
     with claim_output(out, kind="embeddings", config=config, inputs=inputs, force=force,
-                      protect=[settings.model_dir], log=log if found.is_main else None,
+                      protect=[d for d in [settings.model_dir] if d is not None],
+                      log=log if found.is_main else None,
                       lock=found.is_main) as claim:
         if claim.existing is not None:
             return claim.existing
@@ -80,13 +100,13 @@ def embed(
         with devices.process_group(found, device_t, backend="gloo", timeout_s=12 * 3600):
             meta = _embed_shards(claim, settings, data_meta, item_ids, texts, found,
                                  batch_size=batch_size, device=str(device_t),
-                                 compute_dtype=compute_dtype)
+                                 compute_dtype=compute_dtype, adapter=adapter)
     return meta if meta is not None else read_meta(out, kind="embeddings")
 
 
 def _embed_shards(claim, settings: EncoderSettings, data_meta: Meta, item_ids: list[str],
                   texts: list[str], found: devices.Ranks, *, batch_size: int, device: str,
-                  compute_dtype: str) -> Meta | None:
+                  compute_dtype: str, adapter: Path | None = None) -> Meta | None:
     """Embed this rank's shard (resuming), then rank 0 merges all shards into the artifact."""
     out, config, world_size = claim.out, claim.config, found.world_size
     started = time.perf_counter()
@@ -101,6 +121,7 @@ def _embed_shards(claim, settings: EncoderSettings, data_meta: Meta, item_ids: l
     encode_shard(
         settings, texts, item_ids, shards.shard(order, found.rank, world_size), store,
         batch_size=batch_size, device=device, compute_dtype=compute_dtype, show=found.is_main,
+        adapter=adapter,
     )  # fmt: skip
     devices.barrier(found)
     encode_seconds = time.perf_counter() - encode_started
@@ -109,7 +130,7 @@ def _embed_shards(claim, settings: EncoderSettings, data_meta: Meta, item_ids: l
         parts = [PartialRows.read_only(d, key) if r else store for r, d in enumerate(shard_dirs)]
         n_new = sum(part.new_rows for part in parts)
         n_batches = sum(
-            len(shards.batches(shards.shard(order, r, world_size), batch_size))
+            len(batch_plan(settings, texts, shards.shard(order, r, world_size), batch_size))
             for r in range(world_size)
         )
 
@@ -187,12 +208,17 @@ def encode_shard(
     device: str,
     compute_dtype: str,
     show: bool = True,
+    adapter: Path | None = None,
 ) -> None:
     """Embed the batches of `items` not yet in `store`, appending each to `store` when done."""
-    todo = shards.batches(items, batch_size)
+    todo = batch_plan(settings, texts, items, batch_size)
     if store.batches_done >= len(todo):
         return
-    encoder = load_encoder(settings, device=device, compute_dtype=compute_dtype)
+    encoder = load_encoder(settings, device=device, compute_dtype=compute_dtype, adapter=adapter)
+    if settings.backend == "openai" and show:  # what the remaining requests send and cost
+        from specrec.embed.encoders.openai_api import cost_summary
+
+        log(cost_summary(settings, [texts[i - 1] for b in todo[store.batches_done :] for i in b]))
     with progress() if show else nullcontext() as bar:
         task = None
         if bar is not None:
@@ -269,6 +295,8 @@ def _attrs(settings: EncoderSettings, config: dict, data_meta: Meta) -> dict:
         "compute_dtype": config["compute_dtype"],
         "items_fingerprint": str(data_meta.items_fingerprint),
         "specrec_version": __version__,
+        **settings.optional_record(),
+        **({"adapter": config["adapter"]} if "adapter" in config else {}),
     }
 
 

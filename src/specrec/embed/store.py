@@ -99,6 +99,35 @@ class EmbeddingsFile:
         _check_finite(array, self.path, 0)
         return array
 
+    def item_ids(self) -> list[str]:
+        """The raw item ids of rows 1..N (`/item_id` without the padding row's "")."""
+        with h5py.File(self.h5_path, "r") as f:
+            return list(f["item_id"].asstr()[1:])
+
+
+def write_rows(path: Path, rows: np.ndarray, item_ids: list[str], attrs: dict, dtype: str) -> int:
+    """Write `rows [N+1, D]` (row 0 zeros) as `/embeddings` in `dtype`, chunked by rows as the
+    embed stage writes it, with `/item_id` ("" then `item_ids`) and `attrs`; returns D. Values
+    beyond `dtype`'s range are refused."""
+    n_rows, dim = rows.shape
+    chunk_rows = int(max(1, min(n_rows, (1 << 20) // max(1, dim * np.dtype(dtype).itemsize))))
+    with h5py.File(path, "w") as f:
+        data = f.create_dataset(
+            "embeddings", shape=(n_rows, dim), dtype=dtype, chunks=(chunk_rows, dim)
+        )
+        for start in range(0, n_rows, chunk_rows):
+            with np.errstate(over="ignore"):
+                block = rows[start : start + chunk_rows].astype(dtype)
+            if not np.isfinite(block).all():
+                raise SpecrecError(
+                    f"embeddings overflow {dtype} (values beyond its range); use --dtype float32"
+                )
+            data[start : start + len(block)] = block
+        f.create_dataset("item_id", data=[""] + list(item_ids), dtype=h5py.string_dtype("utf-8"))
+        for name, value in attrs.items():
+            f.attrs[name] = value
+    return dim
+
 
 def _check_finite(block: np.ndarray, path: Path, start: int) -> None:
     if np.isfinite(block.sum()):  # NaN and ±Inf reach the sum; cheap, no mask array

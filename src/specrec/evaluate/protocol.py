@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from specrec.data.dataset import SequenceData
-from specrec.evaluate.ranking import target_ranks
+from specrec.errors import SpecrecError
+from specrec.evaluate.ranking import candidate_ranks, target_ranks
 from specrec.models.model import SequentialRecommender
 
 
@@ -19,16 +20,22 @@ def rank_split(
     batch_size: int = 1024,
     mask_history: bool = False,
     device: torch.device | None = None,
+    negatives: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`(user_idx, rank)` for every `split` target; history = the <= max_len events before it.
 
     Full sort over items 1..N, pessimistic ties, no history mask unless `mask_history` (then every
-    earlier event of the user, not only the last max_len, is removed from the candidates).
+    earlier event of the user, not only the last max_len, is removed from the candidates). With
+    `negatives [T, n]` (row t for the t-th target of `data.targets(split)`, from
+    `sampling.split_negatives`) the rank among the target and its n negatives instead.
     """
+    events = data.targets(split)
+    if negatives is not None and (mask_history or len(negatives) != len(events)):
+        raise SpecrecError(f"sampled ranking needs one row of negatives per {split} target "
+                           f"({len(events)}, got {len(negatives)}) and no history mask")
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    events = data.targets(split)
     table = model.score_table(model.item_table())
     bias = model.item_bias()
     ranks = np.empty(len(events), dtype=np.int64)
@@ -40,13 +47,15 @@ def rank_split(
         len_t = torch.from_numpy(lengths).to(device)
         times = torch.from_numpy(data.history_timestamps(batch, model.max_len)[:, : width + 1])
         user = model(seq_t, len_t, timestamps=times.to(device))
-        exclude = _full_histories(data, batch).to(device) if mask_history else None
         targets = torch.from_numpy(data.items[batch].astype(np.int64)).to(device)
-        ranks[begin : begin + len(batch)] = (
-            target_ranks(user.float(), table.float(), targets, bias=bias, exclude=exclude)
-            .cpu()
-            .numpy()
-        )
+        if negatives is None:
+            exclude = _full_histories(data, batch).to(device) if mask_history else None
+            batch_ranks = target_ranks(user.float(), table.float(), targets, bias=bias,
+                                       exclude=exclude)
+        else:
+            drawn = torch.from_numpy(negatives[begin : begin + len(batch)]).to(device)
+            batch_ranks = candidate_ranks(user.float(), table.float(), targets, drawn, bias=bias)
+        ranks[begin : begin + len(batch)] = batch_ranks.cpu().numpy()
     model.train(was_training)
     return data.user_of(events).astype(np.int32), ranks
 

@@ -1,4 +1,5 @@
-"""Full-sort ranking of each user's target among all items, in item chunks, pessimistic ties."""
+"""Ranking of each user's target, pessimistic ties: among all items (full sort, in item chunks) or
+among itself and sampled negatives."""
 
 from __future__ import annotations
 
@@ -46,6 +47,29 @@ def target_ranks(
         greater_or_equal += (scores >= target_score[:, None]).sum(dim=1)
     # the target counted itself once among the `>=` items: rank = count
     return greater_or_equal
+
+
+@torch.no_grad()
+def candidate_ranks(
+    user: Tensor,
+    table: Tensor,
+    targets: Tensor,
+    negatives: Tensor,
+    *,
+    bias: Tensor | None = None,
+) -> Tensor:
+    """1-based pessimistic rank of `targets [B]` among themselves and `negatives [B, n]`:
+
+        rank = 1 + #{j : s(negatives[b, j]) >= s(targets[b])},  s(i) = user[b] · table[i] + bias[i]
+
+    `negatives` are item ids other than the target (the sampler never draws the user's items).
+    Target and negatives are scored by one elementwise product and sum: equal rows tie exactly.
+    """
+    candidates = torch.cat([targets[:, None], negatives], dim=1)
+    scores = (table[candidates] * user[:, None, :]).sum(dim=2)
+    if bias is not None:
+        scores = scores + bias[candidates]
+    return 1 + (scores[:, 1:] >= scores[:, :1]).sum(dim=1)
 
 
 def _chunk_scores(user: Tensor, table: Tensor, bias: Tensor | None, start: int, stop: int) -> Tensor:

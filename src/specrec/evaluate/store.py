@@ -15,7 +15,9 @@ from specrec.runs.store import finite_metrics
 
 METRICS_FILE = "metrics.json"
 RANKS_FILE = "ranks.parquet"
-CONTEXT_KEYS = ("split", "protocol", "tie_rule", "mask_history", "n_users", "ks")
+CONTEXT_KEYS = ("split", "protocol", "ranking", "tie_rule", "mask_history", "n_users", "ks")
+"""`protocol`: the data split (loo, ...); `ranking`: how targets were ranked (sampling.Ranking)."""
+GROUP_KEYS = ("thresholds", "item", "user")
 
 
 def write_metrics(directory: Path, record: dict, users: np.ndarray, ranks: np.ndarray) -> None:
@@ -35,7 +37,8 @@ class Evaluation:
     run_path: Path  # the evaluated run artifact, as recorded
     run_record: dict  # that run's config.json (`runs.store.RunArtifact.record`) when evaluated
     metrics: dict[str, float]
-    context: dict  # split, protocol, tie_rule, mask_history, n_users, ks
+    context: dict  # split, protocol, ranking, tie_rule, mask_history, n_users, ks
+    groups: dict | None = None  # the long-tail groups (`groups.group_metrics`) when evaluated
 
     def ranks(self) -> tuple[np.ndarray, np.ndarray]:
         """(user_idx sorted ascending, 1-based rank of each user's target) from ranks.parquet."""
@@ -61,8 +64,15 @@ def read_evaluation(path: str | Path) -> Evaluation:
         raise SpecrecError(f"'{source}' does not record the evaluated run; rerun evaluate --force")
     context = {key: raw.get(key) for key in CONTEXT_KEYS}
     context["ks"] = context["ks"] or []
+    context["ranking"] = context["ranking"] or {"protocol": "full"}  # older artifacts: full sort
+    if not isinstance(context["ranking"], dict):
+        raise SpecrecError(f"'{source}': \"ranking\" must be an object; rerun evaluate --force")
+    groups = raw.get("groups")
+    if groups is not None and not (isinstance(groups, dict) and set(GROUP_KEYS) <= set(groups)):
+        raise SpecrecError(f"'{source}': \"groups\" must hold {', '.join(GROUP_KEYS)}; rerun "
+                           "evaluate --groups --force")
     return Evaluation(path, meta, Path(run["path"]), run["record"],
-                      finite_metrics(metrics, source), context)
+                      finite_metrics(metrics, source), context, groups)
 
 
 def read_ranks(path: Path) -> tuple[np.ndarray, np.ndarray]:

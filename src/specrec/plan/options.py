@@ -13,7 +13,8 @@ EMBED_OPTIONS = {"model": "str", "pooling": "str", "padding_side": "str", "max_l
                  "prompt": "str", "normalize": "bool", "batch_size": "int", "dtype": "str"}
 PREPROCESS_OPTIONS = {"paths": "list", "min_user": "int", "min_item": "int",
                       "rating_threshold": "float", "text_template": "str", "columns": "dict",
-                      "valid_cutoff": "float", "test_cutoff": "float", "seed": "int"}
+                      "valid_cutoff": "float", "test_cutoff": "float", "seed": "int",
+                      "user_order": "str"}
 TRAIN_ELSEWHERE = {  # TrainConfig fields an experiment sets in another place
     "backbone": "the backbone comes from [backbones.NAME] backbone",
     "backbone_options": "backbone options go in [backbones.NAME] options",

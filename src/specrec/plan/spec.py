@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +266,6 @@ def resolve_train(exp: Experiment, backbone: Backbone, method: Method, config: C
 
 def train_key(resolved: Any) -> dict:
     """A TrainConfig as the run's hash sees it: every resolved field but the seed."""
-    record = asdict(resolved)
+    record = resolved.record()
     record.pop("seed")
     return record

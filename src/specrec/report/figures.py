@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from specrec.evaluate.sampling import labelled
 from specrec.report import plots
 from specrec.report.layouts import Bars, Sweep
 from specrec.report.render import short_name
@@ -51,7 +52,7 @@ def plot_encoders(bars: Bars, directory: Path, title: str | None) -> list[str]:
                      label=f"{method} (no text)")
     axes.set_xticks(positions, bars.encoders)
     axes.set_xlabel("encoder")
-    axes.set_ylabel(f"test {short_name(bars.metric)}")
+    axes.set_ylabel(f"test {labelled(short_name(bars.metric), bars.ranking)}")
     axes.set_title(_title(f"Figure 3: methods × encoders ({bars.fixed})",
                           max(36, 12 * len(bars.encoders) + 20)), fontsize=10)
     axes.legend(fontsize=8)
@@ -66,10 +67,10 @@ def plot_lambda(sweep: Sweep, directory: Path, title: str | None) -> list[str]:
     figure = plots.new_figure(6.5, 4.2)
     axes = figure.add_subplot()
     lams = np.array([p.lam for p in sweep.points], dtype=np.float64)
-    curves = ((f"validation {short_name(sweep.valid_metric)}", [p.valid for p in sweep.points],
-               "tab:blue", "o"),
-              (f"test {short_name(sweep.metric)}", [p.test for p in sweep.points], "tab:orange",
-               "s"))
+    valid_name = labelled(short_name(sweep.valid_metric), sweep.valid_ranking)
+    test_name = labelled(short_name(sweep.metric), sweep.ranking)
+    curves = ((f"validation {valid_name}", [p.valid for p in sweep.points], "tab:blue", "o"),
+              (f"test {test_name}", [p.test for p in sweep.points], "tab:orange", "s"))
     selected = [i for i, p in enumerate(sweep.points) if p.selected]
     for name, summaries, color, marker in curves:
         means = np.array([np.nan if s is None else s.mean for s in summaries])
@@ -84,7 +85,8 @@ def plot_lambda(sweep: Sweep, directory: Path, title: str | None) -> list[str]:
     axes.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
     axes.set_xticks(lams, [f"{lam:g}" for lam in lams])
     axes.set_xlabel("λ (symlog: linear from 0 to the smallest λ > 0, log above)")
-    axes.set_ylabel(short_name(sweep.metric) if sweep.metric == sweep.valid_metric else "score")
+    same = (sweep.metric, sweep.ranking) == (sweep.valid_metric, sweep.valid_ranking)
+    axes.set_ylabel(test_name if same else "score")
     axes.set_title(_title(f"Figure 4: ACE against λ ({sweep.fixed})"), fontsize=10)
     axes.legend(fontsize=8)
     if title:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from specrec.report.selection import Choice, Config, significance
 from specrec.report.settings import lambda_of, unique_labels
 from specrec.report.stats import ONE_TAILED_TEST, Summary, summarize
+from specrec.report.tables import section_ranking
 from specrec.selection import best_config
 
 TEST_SPLIT = "test"
@@ -31,6 +32,7 @@ class Layout:
     stars: set[Cell] = field(default_factory=set)
     tested: dict[tuple[int, str], int] = field(default_factory=dict)  # (group, metric) -> best
     pmax: dict[tuple[int, str], float] = field(default_factory=dict)  # the best's largest p
+    rankings: list[str] = field(default_factory=list)  # per group: "" full sort, else sampled
 
     def summary(self, row: int, group: int, metric: str) -> Summary | None:
         choice = self.choices.get((row, group))
@@ -64,10 +66,12 @@ def reference(choices: list[Choice]) -> tuple[tuple, str, str | None]:
 
 
 def _section_titles(keys: list[tuple]) -> dict[tuple, str]:
-    """The dataset name, with protocol, tie rule and mask where two sections share the name."""
+    """The dataset name, with protocol, tie rule, mask and ranking where two sections share the
+    name."""
     names = [key[0] for key in keys]
     titles = [name if names.count(name) < 2 else
-              f"{name} ({key[3]}, {key[4]} ties{', masked' if key[5] else ''})"
+              f"{name} ({key[3]}, {key[4]} ties{', masked' if key[5] else ''}"
+              f"{', ' + section_ranking(key) if section_ranking(key) else ''})"
               for name, key in zip(names, keys)]
     return dict(zip(keys, unique_labels(titles, [f"#{i + 1}" for i in range(len(keys))])))
 
@@ -105,8 +109,9 @@ def build(name: str, title: str, picked: list[Choice], column: Callable[[Choice]
     for choice in picked:
         cells.setdefault((methods.index(choice.method), groups.index(column(choice))), choice)
     available = {m for c in cells.values() for m in c.selected.cells()}
+    rankings = [next(section_ranking(c.key) for c in picked if column(c) == g) for g in groups]
     layout = Layout(name, title, fixed, group_field, groups, layout_metrics(available, requested),
-                    methods, cells)
+                    methods, cells, rankings=rankings)
     for g in range(len(groups)):
         for metric in layout.metrics:
             _mark(layout, g, metric)
@@ -150,6 +155,7 @@ class Bars:
     encoders: list[str]
     bars: dict[str, dict[str, Summary]]  # method -> encoder -> summary
     lines: dict[str, Summary]  # methods without an encoder (ID-only)
+    ranking: str = ""  # "" full sort, else e.g. `sampled-100, uniform`
 
 
 def figure3(choices: list[Choice], primary: str) -> Bars | None:
@@ -173,7 +179,7 @@ def figure3(choices: list[Choice], primary: str) -> Bars | None:
         else:
             bars.setdefault(choice.method, {}).setdefault(choice.encoder, summary)
     return Bars(f"dataset {key[0]}, backbone {backbone}, test split", primary, encoders, bars,
-                lines)
+                lines, section_ranking(key))
 
 
 @dataclass
@@ -192,6 +198,8 @@ class Sweep:
     valid_metric: str
     metric: str
     points: list[LambdaPoint]
+    ranking: str = ""  # of the test metric: "" full sort, else e.g. `sampled-100, uniform`
+    valid_ranking: str = ""  # of the validation metric
 
 
 def figure4(choices: list[Choice], primary: str) -> Sweep | None:
@@ -219,7 +227,7 @@ def figure4(choices: list[Choice], primary: str) -> Sweep | None:
         points.append(LambdaPoint(lam, summarize(config.valid), summarize(tests) if tests else None,
                                   config is choice.selected))
     return Sweep(f"{choice.label}, dataset {choice.key[0]}, test split", choice.valid_metric,
-                 primary, points)
+                 primary, points, section_ranking(choice.key), choice.valid_ranking)
 
 
 @dataclass

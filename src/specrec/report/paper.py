@@ -6,6 +6,7 @@ import csv
 import math
 from pathlib import Path
 
+from specrec.evaluate.sampling import labelled
 from specrec.report.layouts import Layout, Paper
 from specrec.report.render import MISSING, short_name
 
@@ -32,10 +33,20 @@ def _columns(layout: Layout) -> list[tuple[int, str]]:
     return [(g, m) for g in range(len(layout.groups)) for m in layout.metrics]
 
 
+def _ranking(layout: Layout, group: int) -> str:
+    return layout.rankings[group] if group < len(layout.rankings) else ""
+
+
+def metric_name(layout: Layout, group: int, metric: str) -> str:
+    """`N@10`, or `N@10 (sampled-100, uniform)` in a group ranked against sampled negatives."""
+    return labelled(short_name(metric), _ranking(layout, group))
+
+
 def to_markdown(layout: Layout, level: int = 2) -> str:
     """The title as a heading, the note, then a column per (group, metric): **best**,
     <u>second</u>, \\* on a significant best."""
-    header = ["method"] + [f"{layout.groups[g]} {short_name(m)}" for g, m in _columns(layout)]
+    header = ["method"] + [f"{layout.groups[g]} {metric_name(layout, g, m)}"
+                           for g, m in _columns(layout)]
     lines = [f"{'#' * level} {layout.title}", "", layout.note, "",
              "| " + " | ".join(h.replace("|", "\\|") for h in header) + " |",
              "|---|" + "---:|" * (len(header) - 1)]
@@ -69,7 +80,7 @@ def to_latex(layout: Layout) -> str:
     rules = [f"\\cmidrule(lr){{{2 + g * width}-{1 + (g + 1) * width}}}"
              for g in range(len(layout.groups))]
     lines.append("    " + " ".join(rules))
-    names = [latex_escape(short_name(m)) for _, m in _columns(layout)]
+    names = [latex_escape(metric_name(layout, g, m)) for g, m in _columns(layout)]
     lines.append("    Method & " + " & ".join(names) + r" \\")
     lines.append(r"    \midrule")
     for row, method in enumerate(layout.methods):
@@ -107,8 +118,8 @@ def write_csv(layout: Layout, path: Path) -> None:
                 tested = layout.tested.get((g, metric)) == row
                 writer.writerow({
                     "layout": layout.name, "method": method, layout.group_field: layout.groups[g],
-                    "metric": metric, "mean": repr(summary.mean), "std": _number(summary.std),
-                    "n": summary.n, "seeds": choice.selected.seeds,
+                    "metric": labelled(metric, _ranking(layout, g)), "mean": repr(summary.mean),
+                    "std": _number(summary.std), "n": summary.n, "seeds": choice.selected.seeds,
                     "mark": layout.marks.get(cell, ""), "star": int(cell in layout.stars),
                     "p_max": _number(layout.pmax.get((g, metric))) if tested else "",
                     "selected": choice.hyperparameters, "configs": len(choice.configs),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from specrec.console import log
+from specrec.evaluate.sampling import labelled
 from specrec.report.inputs import Transform
 from specrec.report.settings import join_label, lambda_of, lambda_text
 from specrec.report.tables import transform_labels, transform_parts
@@ -247,8 +248,9 @@ def history_column(history: dict[str, np.ndarray], primary: str) -> str | None:
 
 
 def plot_curves(curves: list[tuple[str, dict[str, np.ndarray]]], primary: str, path: Path,
-                title: str | None) -> str | None:
-    """Validation metric per epoch of every (legend label, history); the best epoch is marked."""
+                title: str | None, ranking: str = "") -> str | None:
+    """Validation metric per epoch of every (legend label, history); the best epoch is marked.
+    `ranking` (e.g. `sampled-100, uniform`) labels the axis when every run validated so."""
     figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
     drawn = 0
@@ -272,7 +274,7 @@ def plot_curves(curves: list[tuple[str, dict[str, np.ndarray]]], primary: str, p
 
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
-    axes.set_ylabel(f"valid {primary}")
+    axes.set_ylabel(f"valid {labelled(primary, ranking)}")
     axes.set_title(f"Validation {primary} per epoch (★ = best)", fontsize=11)
     axes.legend(fontsize=8)
     if title:

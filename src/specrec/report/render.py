@@ -6,6 +6,7 @@ import csv
 import math
 from pathlib import Path
 
+from specrec.evaluate.sampling import labelled
 from specrec.report.stats import Summary
 from specrec.report.tables import Table
 
@@ -42,8 +43,10 @@ def format_extra(name: str, value: float | None) -> str:
 
 
 def grid(table: Table) -> tuple[list[str], list[list[str]], list[set[int]], list[set[int]]]:
-    """Header, text cells, and per row the indices of its bold cells and of its starred cells."""
-    header = [*table.info_columns, *table.columns, *table.extras]
+    """Header, text cells, and per row the indices of its bold cells and of its starred cells;
+    metric headers carry the table's ranking, e.g. `hit@10 (sampled-100, uniform)`."""
+    metrics = [labelled(c, table.ranking) for c in table.columns]
+    header = [*table.info_columns, *metrics, *table.extras]
     bold_by_column = {c: best_rows(table, c) for c in table.columns}
     offset = len(table.info_columns)
     body, bold, stars = [], [], []

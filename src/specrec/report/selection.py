@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from specrec.errors import SpecrecError
+from specrec.evaluate.sampling import labelled
 from specrec.evaluate.store import Evaluation
 from specrec.report.settings import (
     ID_ONLY,
@@ -30,7 +31,9 @@ from specrec.report.tables import (
     per_user_of,
     section_context,
     section_heading,
+    section_ranking,
     sections,
+    validation_ranking,
 )
 from specrec.runs.store import read_run
 from specrec.selection import best_config, mean_score
@@ -76,6 +79,7 @@ class Choice:
     configs: list[Config]
     chosen: int
     label: str = ""
+    valid_ranking: str = ""  # how the runs validated: "" full sort, else e.g. `sampled-100, ...`
     _per_user: dict[str, UserValues] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -90,6 +94,11 @@ class Choice:
     @property
     def valid(self) -> float:
         return mean_score(self.selected.valid)
+
+    @property
+    def valid_label(self) -> str:
+        """The validation metric with its ranking, e.g. `ndcg@10 (sampled-100, uniform)`."""
+        return labelled(self.valid_metric, self.valid_ranking)
 
     def per_user(self, metric: str) -> UserValues:
         """Per-user test values of the selected configuration, averaged over its seeds."""
@@ -127,6 +136,16 @@ def _recorded_metric(group: list[Evaluation], label: str) -> str:
     return found[0]
 
 
+def _recorded_ranking(group: list[Evaluation], label: str) -> str:
+    """How the group's runs ranked validation targets (they must agree: scores of a full sort
+    and of a sampled ranking cannot be compared)."""
+    found = list(dict.fromkeys(validation_ranking(e.run_record) or "full sort" for e in group))
+    if len(found) > 1:
+        raise SpecrecError(f"the runs of '{label}' were validated with different rankings "
+                           f"({', '.join(found)}); select among runs validated alike")
+    return "" if found[0] == "full sort" else found[0]
+
+
 def group_key(record: dict) -> tuple[str, str, str | None]:
     """(backbone, method, encoder): what a selection is made within."""
     encoder = record.get("encoder")
@@ -150,7 +169,9 @@ def select(evaluations: list[Evaluation], valid_metric: str | None) -> list[Choi
             groups.setdefault(group_key(evaluation.run_record), []).append(evaluation)
         found = []
         for (backbone, method, encoder), group in groups.items():
-            metric = valid_metric or _recorded_metric(group, run_base_label(group[0].run_record))
+            base = run_base_label(group[0].run_record)
+            metric = valid_metric or _recorded_metric(group, base)
+            ranking = _recorded_ranking(group, base)
             settings = group_by_setting(group, lambda e: e.run_record)
             configs = [Config(s, [validation_score(e, metric) for e in s]) for s in settings]
             parts = varying_parts(group[0].run_record.get("method"),
@@ -158,7 +179,8 @@ def select(evaluations: list[Evaluation], valid_metric: str | None) -> list[Choi
             for config, config_parts in zip(configs, parts):
                 config.parts = config_parts
             chosen = best_config({i: c.valid for i, c in enumerate(configs)})
-            found.append(Choice(key, backbone, method, encoder, metric, configs, chosen))
+            found.append(Choice(key, backbone, method, encoder, metric, configs, chosen,
+                                valid_ranking=ranking))
         _label(found)
         choices += found
     return choices
@@ -203,10 +225,10 @@ def selection_tables(choices: list[Choice], *, requested: list[str] | None,
             rows.append(Row(info=info, cells=config.cells(), members=config.evaluations,
                             extras={VALID: choice.valid}))
         columns = choose_columns({m for r in rows for m in r.cells}, requested)
-        metrics = ", ".join(dict.fromkeys(c.valid_metric for c in members))
+        metrics = ", ".join(dict.fromkeys(c.valid_label for c in members))
         table = Table("selected", f"Selected on validation {metrics} · results "
                       + section_heading(key), section_context(key), list(SELECTED_INFO),
-                      columns, rows)
+                      columns, rows, ranking=section_ranking(key))
         table.extras = [VALID]
         _star(table, members, primary)
         table.note = (f"One row per backbone × method × encoder: the configuration with the best "

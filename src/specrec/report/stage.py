@@ -10,6 +10,7 @@ from specrec.console import log
 from specrec.console import out as stdout
 from specrec.errors import SpecrecError
 from specrec.report import plots
+from specrec.report.groups import group_tables
 from specrec.report.inputs import Inputs, load_inputs
 from specrec.report.layouts import Paper
 from specrec.report.layouts import paper as paper_layouts
@@ -25,6 +26,7 @@ from specrec.report.tables import (
     diagnostics_table,
     result_tables,
     transform_labels,
+    validation_ranking,
     validation_tables,
 )
 from specrec.report.terminal import rich_tables
@@ -74,6 +76,7 @@ def report(
         paper = paper_layouts(choices, requested, primary)
     tables += result_tables(loaded.evaluations, requested=requested, primary=primary,
                             baseline=baseline)
+    tables += group_tables(loaded.evaluations, requested=requested)
     covered = covered_runs(loaded.runs, loaded.evaluations)
     unevaluated = [run for i, run in enumerate(loaded.runs) if i not in covered]
     tables += validation_tables(unevaluated, requested=requested)
@@ -107,11 +110,12 @@ def write_report(directory: Path, loaded: Inputs, tables: list[Table], *, primar
     selected = [t for t in tables if t.kind == "selected"]
     validation = [t for t in tables if t.kind == "validation"]
     diagnostics = [t for t in tables if t.kind == "diagnostics"]
+    groups = [t for t in tables if t.kind == "groups"]
     files = ["results.md"]
     write_csv(results, directory / "results.csv")
     files.append("results.csv")
-    for name, group in (("selected.csv", selected), ("validation.csv", validation),
-                        ("diagnostics.csv", diagnostics)):
+    for name, group in (("selected.csv", selected), ("groups.csv", groups),
+                        ("validation.csv", validation), ("diagnostics.csv", diagnostics)):
         if group:
             write_csv(group, directory / name)
             files.append(name)
@@ -133,6 +137,7 @@ def write_report(directory: Path, loaded: Inputs, tables: list[Table], *, primar
         "result_rows": sum(len(t.rows) for t in results),
         "selected_rows": sum(len(t.rows) for t in selected),
         "validation_rows": sum(len(t.rows) for t in validation),
+        "group_rows": sum(len(t.rows) for t in groups),
     }
 
 
@@ -162,7 +167,9 @@ def _write_plots(directory: Path, loaded: Inputs, diagnostics: list[Table], prim
         if name:
             figures.append((name, "Numeric diagnostics: raw inputs (grey) vs each table (blue)."))
     if loaded.runs:
-        name = plots.plot_curves(_curves(loaded), primary, directory / "curves.png", title)
+        rankings = {validation_ranking(run.record) for run in loaded.runs}
+        name = plots.plot_curves(_curves(loaded), primary, directory / "curves.png", title,
+                                 rankings.pop() if len(rankings) == 1 else "")
         if name:
             figures.append((name, f"Validation {primary} per epoch; ★ marks the best epoch."))
     return figures
@@ -196,6 +203,7 @@ def _curves(loaded: Inputs) -> list[tuple[str, dict]]:
                            [run.path.name for run in first.values()])
     label_of = dict(zip(first, names))
     labels = [f"{label_of[key]} (seed {run.record.get('seed', '?')})"
+              + (f" [{validation_ranking(run.record)}]" if validation_ranking(run.record) else "")
               for key, run in zip(keys, loaded.runs)]
     labels = unique_labels(labels, [run.path.name for run in loaded.runs])
     return [(label, loaded.histories[run.path]) for label, run in zip(labels, loaded.runs)]

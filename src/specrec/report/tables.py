@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from specrec.errors import SpecrecError
+from specrec.evaluate.sampling import Ranking
 from specrec.evaluate.store import Evaluation
 from specrec.report.inputs import Transform
 from specrec.report.settings import (
@@ -26,6 +27,7 @@ from specrec.report.stats import (
     relative_change,
     summarize,
 )
+from specrec.runs.config import TrainConfig
 from specrec.runs.store import RunArtifact
 
 RESULT_INFO = ("label", "seeds", "n")
@@ -56,6 +58,7 @@ class Table:
     note: str = ""
     bold: bool = True
     stars: dict[str, set[int]] = field(default_factory=dict)  # column -> starred row indices
+    ranking: str = ""  # what every metric header adds, e.g. `sampled-100, uniform` ("": full)
 
 
 def _dataset_name(record: dict) -> str:
@@ -63,10 +66,22 @@ def _dataset_name(record: dict) -> str:
 
 
 def section_key(evaluation: Evaluation) -> tuple:
-    """What makes numbers comparable: (dataset, items, split, protocol, tie rule, history mask)."""
+    """What makes numbers comparable: (dataset, items, split, protocol, tie rule, history mask,
+    ranking label: "" for the full sort, else e.g. `sampled-100, uniform`)."""
     c = evaluation.context
     return (_dataset_name(evaluation.run_record), evaluation.meta.items_fingerprint, c["split"],
-            c["protocol"], c["tie_rule"], c["mask_history"])
+            c["protocol"], c["tie_rule"], c["mask_history"],
+            Ranking.from_record(c["ranking"]).label())
+
+
+def section_ranking(key: tuple) -> str:
+    """The ranking label of a `section_key` ("" for the full sort)."""
+    return key[6]
+
+
+def validation_ranking(record: dict) -> str:
+    """The ranking label of a run's validation (its recorded `valid_*` fields; "" full sort)."""
+    return TrainConfig.from_record(record).valid_ranking().label()
 
 
 def sections(evaluations: list[Evaluation]) -> dict[tuple, list[Evaluation]]:
@@ -78,19 +93,24 @@ def sections(evaluations: list[Evaluation]) -> dict[tuple, list[Evaluation]]:
 
 
 def section_context(key: tuple) -> dict[str, str]:
-    dataset, _, split, protocol, tie_rule, mask = key
-    return {"dataset": dataset, "split": str(split), "protocol": str(protocol),
-            "tie_rule": str(tie_rule), "mask_history": str(mask)}
+    """The CSV context columns of a section; `ranking` only where it was sampled."""
+    dataset, _, split, protocol, tie_rule, mask, ranking = key
+    context = {"dataset": dataset, "split": str(split), "protocol": str(protocol),
+               "tie_rule": str(tie_rule), "mask_history": str(mask)}
+    return {**context, "ranking": ranking} if ranking else context
 
 
 def section_heading(key: tuple) -> str:
-    """`on the test split · ml-100k · protocol loo · pessimistic ties · history not masked`."""
-    dataset, _, split, protocol, tie_rule, mask = key
+    """`on the test split · ml-100k · protocol loo · pessimistic ties · history not masked`, and
+    `· ranking sampled-100, uniform` where the ranking was sampled."""
+    dataset, _, split, protocol, tie_rule, mask, ranking = key
     history = "history masked" if mask else "history not masked"
-    return f"on the {split} split · {dataset} · protocol {protocol} · {tie_rule} ties · {history}"
+    sampled = f" · ranking {ranking}" if ranking else ""
+    return (f"on the {split} split · {dataset} · protocol {protocol} · {tie_rule} ties · "
+            f"{history}{sampled}")
 
 
-def _group_rows(members: list, record_of, metrics_of) -> list[Row]:
+def setting_rows(members: list, record_of, metrics_of) -> list[Row]:
     """One row per setting (the run's record minus its seed): mean ± std over its seeds."""
     groups = group_by_setting(members, record_of)
     labels = setting_labels([record_of(group[0]) for group in groups],
@@ -128,10 +148,11 @@ def result_tables(
     """One table per (dataset, split, protocol, tie rule, history mask); tests vs the baseline."""
     tables = []
     for key, members in sections(evaluations).items():
-        rows = _group_rows(members, lambda e: e.run_record, lambda e: e.metrics)
+        rows = setting_rows(members, lambda e: e.run_record, lambda e: e.metrics)
         context, heading = section_context(key), "Results " + section_heading(key)
         columns = choose_columns({m for r in rows for m in r.cells}, requested)
-        tables.append(Table("results", heading, context, list(RESULT_INFO), columns, rows))
+        tables.append(Table("results", heading, context, list(RESULT_INFO), columns, rows,
+                            ranking=section_ranking(key)))
     if baseline is not None:
         _add_paired_tests(tables, baseline, primary)
     return tables
@@ -200,20 +221,23 @@ def validation_tables(runs: list[RunArtifact], *, requested: list[str] | None) -
     sections: dict[tuple, list[RunArtifact]] = {}
     for run in runs:
         key = (_dataset_name(run.record), run.meta.items_fingerprint,
-               str(run.record.get("protocol") or "?"))
+               str(run.record.get("protocol") or "?"), validation_ranking(run.record))
         sections.setdefault(key, []).append(run)
     tables = []
-    for (dataset, _, protocol), members in sections.items():
-        rows = _group_rows(members, lambda r: r.record, lambda r: r.best_valid)
+    for (dataset, _, protocol, ranking), members in sections.items():
+        rows = setting_rows(members, lambda r: r.record, lambda r: r.best_valid)
         for row in rows:
             row.info["best epoch"] = ", ".join(
                 str(r.meta.stats.get("best_epoch", "?")) for r in row.members)
         available = {m for r in rows for m in r.cells}
         columns = [m for m in choose_columns(available, requested) if m in available]
+        sampled = f" · ranking {ranking}" if ranking else ""
         heading = (f"Validation: best-epoch metrics on the valid split (not test results) · "
-                   f"{dataset} · protocol {protocol}")
-        tables.append(Table("validation", heading, {"dataset": dataset, "protocol": protocol},
-                            [*RESULT_INFO, "best epoch"], columns, rows))
+                   f"{dataset} · protocol {protocol}{sampled}")
+        context = {"dataset": dataset, "protocol": protocol}
+        context.update({"ranking": ranking} if ranking else {})
+        tables.append(Table("validation", heading, context, [*RESULT_INFO, "best epoch"], columns,
+                            rows, ranking=ranking))
     return tables
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import specrec.models.backbones  # noqa: F401  (registers backbones)
 from specrec.errors import SpecrecError
 from specrec.evaluate.metrics import parse_metric
+from specrec.evaluate.sampling import Ranking
 from specrec.models.base import BACKBONES
 
 SAMPLE_MODES = ("prefixes", "windows")
+VALID_SAMPLING = ("valid_protocol", "valid_negatives", "valid_sampler", "valid_sample_seed")
 RUN_INPUT_OPTIONS = ("teacher",)  # embedder options that name another run (an input of this one)
 
 
@@ -34,6 +36,10 @@ class TrainConfig:
     epochs: int = 200
     patience: int = 10
     valid_metric: str = "ndcg@10"
+    valid_protocol: str = "full"  # or "sampled": the target among valid_negatives sampled items
+    valid_negatives: int = 100
+    valid_sampler: str = "uniform"
+    valid_sample_seed: int = 0  # one draw of negatives, the same every epoch
     ks: list[int] = field(default_factory=lambda: [10, 20])
     seed: int = 0
 
@@ -62,5 +68,21 @@ class TrainConfig:
                 f"--temperature must be > 0, not {self.temperature} (omit it for dot products)"
             )
         parse_metric(self.valid_metric)
+        self.valid_ranking().check("--valid-")
         if any(k < 1 for k in self.ks):
             raise SpecrecError("every K must be >= 1")
+
+    def record(self) -> dict:
+        """The fields a run records and is fingerprinted by: all of them, except the validation
+        sampling fields when validation sorts fully (they do not apply, and runs made before
+        they existed keep their fingerprints)."""
+        record = asdict(self)
+        if self.valid_protocol == "full":
+            for name in VALID_SAMPLING:
+                record.pop(name)
+        return record
+
+    def valid_ranking(self) -> Ranking:
+        """How validation ranks its targets (`evaluate.sampling.Ranking`)."""
+        return Ranking(self.valid_protocol, self.valid_negatives, self.valid_sampler,
+                       self.valid_sample_seed)

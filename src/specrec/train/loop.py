@@ -16,6 +16,7 @@ from specrec.devices import Ranks
 from specrec.errors import SpecrecError
 from specrec.evaluate.metrics import summarize
 from specrec.evaluate.protocol import rank_split
+from specrec.evaluate.sampling import Ranking
 from specrec.models.losses.base import Loss
 from specrec.models.model import SequentialRecommender
 from specrec.train.checkpoint import TrainState, clone_state_dict, save_state
@@ -52,6 +53,7 @@ class LoopSettings:
     seed: int
     eval_batch_size: int
     bf16: bool
+    valid_ranking: Ranking = Ranking()  # full sort, or sampled negatives drawn once per run
 
 
 def run_epochs(
@@ -70,9 +72,11 @@ def run_epochs(
 ) -> TrainState:
     """Train until `epochs` or `patience` epochs without a better validation score.
 
-    After every epoch: validate on the `valid` split (full sort), keep the best weights, and save
-    the whole state, so a run interrupted anywhere resumes from its last finished epoch.
+    After every epoch: validate on the `valid` split (full sort, or against the negatives of
+    `settings.valid_ranking`, drawn once so every epoch sees the same), keep the best weights, and
+    save the whole state, so a run interrupted anywhere resumes from its last finished epoch.
     """
+    valid_negatives = settings.valid_ranking.negatives_for(data, "valid", "--valid-negatives")
     cloze = None
     if not model.backbone.causal:
         cloze = (float(model.backbone.config.mask_ratio), float(model.backbone.config.ft_ratio))
@@ -97,7 +101,8 @@ def run_epochs(
         if not math.isfinite(total):
             raise SpecrecError(f"training diverged at epoch {epoch + 1} (loss {total}); "
                                "lower --lr or check the item table's scale")
-        _, ranks = rank_split(model, data, "valid", batch_size=settings.eval_batch_size, device=device)
+        _, ranks = rank_split(model, data, "valid", batch_size=settings.eval_batch_size,
+                              device=device, negatives=valid_negatives)
         valid = summarize(ranks, settings.ks)
         score = valid[settings.valid_metric]
         row = {"epoch": epoch + 1, "loss": total / max(n_batches, 1), "seconds": seconds,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +13,7 @@ from specrec import devices
 from specrec.artifacts import Meta, OutputClaim, check_same_items, claim_output, input_ref, read_meta
 from specrec.console import log as default_log
 from specrec.data.dataset import SequenceData, load_dataset
+from specrec.data.splits import protocol_label
 from specrec.errors import SpecrecError
 from specrec.models.losses import build_loss
 from specrec.runs.config import RUN_INPUT_OPTIONS, TrainConfig
@@ -48,18 +48,20 @@ def train(
         torch.set_num_threads(threads)
     out, dataset = Path(out), Path(dataset)
     data = load_dataset(dataset)
+    config.valid_ranking().check_split(data, "valid", "--valid-negatives")
     inputs = {"dataset": input_ref(dataset, data.meta)}
     transform = None
     if table is not None:
         transform = read_table(table)
         check_same_items(f"dataset '{dataset}'", data.meta, f"table '{table}'", transform.meta)
+        _check_same_users(transform, dataset, data)
         inputs["table"] = input_ref(Path(table), transform.meta)
     for option in RUN_INPUT_OPTIONS:  # a teacher run is an input: retraining it makes us stale
         if (path := config.embedder_options.get(option)) is not None:
             other = read_run(path)
             check_same_items(f"dataset '{dataset}'", data.meta, f"{option} run '{path}'", other.meta)
             inputs[option] = input_ref(Path(str(path)), other.meta)
-    resolved = asdict(config)
+    resolved = config.record()
     found = devices.ranks()
     with claim_output(out, kind="run", config=resolved, inputs=inputs, force=force,
                       log=log if found.is_main else None, lock=found.is_main) as claim:
@@ -104,7 +106,8 @@ def _train(claim: OutputClaim, config: TrainConfig, data: SequenceData,
     log(f"training {config.backbone} ({_describe(transform)}, {config.loss}, {config.samples}) on "
         f"{data.n_users} users × {data.n_items} items: {samples.n_targets} targets in {len(samples)} rows")
     settings = LoopSettings(config.epochs, config.patience, config.batch_size, config.valid_metric,
-                            list(config.ks), config.seed, eval_batch_size, bf16)
+                            list(config.ks), config.seed, eval_batch_size, bf16,
+                            config.valid_ranking())
     started = time.perf_counter()
     state = run_epochs(model, objective, optimizer, samples, data, state, settings, device=device_t,
                        dist_info=found, work_dir=work, on_epoch=on_epoch)
@@ -124,6 +127,18 @@ def _train(claim: OutputClaim, config: TrainConfig, data: SequenceData,
     return meta
 
 
+def _check_same_users(transform: TransformTable, dataset: Path, data: SequenceData) -> None:
+    """A table with per-user arrays (`basis/user_*`, e.g. llmesr) fits only its own dataset."""
+    if not any(name.startswith("user_") for name in transform.basis):
+        return
+    source = transform.meta.inputs.get("dataset") or {}
+    if source.get("fingerprint") != data.meta.fingerprint:
+        raise SpecrecError(
+            f"table '{transform.path}' holds the users of dataset '{source.get('path')}', not of "
+            f"'{dataset}'; rerun the transform with --dataset {dataset}"
+        )
+
+
 def _describe(transform: TransformTable | None) -> str:
     return "ID-only" if transform is None else f"{transform.method}, fusion {transform.fusion}"
 
@@ -138,7 +153,7 @@ def _write(tmp: Path, work: Path, state: TrainState, claim: OutputClaim, transfo
               "table_params": transform.params if transform else {},
               "encoder": transform.meta.stats.get("encoder") if transform else None,
               "dataset": inputs["dataset"]["path"], "optimizer": "adam",
-              "protocol": read_meta(inputs["dataset"]["path"]).config.get("protocol", "loo")}
+              "protocol": protocol_label(read_meta(inputs["dataset"]["path"]).config)}
     write_run(tmp, weights=state.best_model, record=record, history=state.history,
               item_table=item_table, checkpoint=work / CHECKPOINT_FILE)
     best = {k[len("valid_"):]: v for k, v in state.history[state.best_epoch - 1].items()

