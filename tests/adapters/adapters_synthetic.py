@@ -10,7 +10,7 @@ from specrec.testing import synthetic
 
 N_ITEMS, DIM, K = 30, 24, 8
 ADAPTERS = ("morec", "alpharec", "unisrec", "whitenrec", "llmemb", "spectran", "rlmrec",
-            "whitenrec-plus")
+            "whitenrec-plus", "llmesr")
 ITEM_IDS = [f"i{j}" for j in range(1, N_ITEMS + 1)]  # the ids `write_sequences` gives items 1..N
 
 

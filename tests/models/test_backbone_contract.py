@@ -11,6 +11,7 @@ from torch import Tensor
 
 import specrec.models.backbones  # noqa: F401  (registers every backbone)
 from specrec.models.base import BACKBONES, Backbone, build_backbone
+from specrec.models.dual_view import DualView
 
 DIM = 16
 MAX_LEN = 12
@@ -24,6 +25,8 @@ def _cases() -> list:
             pytest.param("hstu", {"rab": "position+time"}, id="hstu-time"),
             pytest.param("hstu", {"rab": "none", "n_heads": 2}, id="hstu-norab-2heads"),
         ]
+    # LLM-ESR's dual view around each backbone: `views=2` builds DualView(backbone of width D/2)
+    cases += [pytest.param(name, {"views": 2}, id=f"dual-{name}") for name in BACKBONES.names()]
     return cases
 
 
@@ -32,9 +35,17 @@ NON_CAUSAL = [c for c in CASES if not BACKBONES.get(c.values[0]).causal]
 CAUSAL = [c for c in CASES if BACKBONES.get(c.values[0]).causal]
 
 
+def build(name: str, n_items: int, dim: int, max_len: int, options: dict) -> Backbone:
+    """`build_backbone`, or with option `views=2` the backbone of width dim/2 in a DualView."""
+    options = dict(options)
+    if options.pop("views", 1) == 2:
+        return DualView(build_backbone(name, n_items, dim=dim // 2, max_len=max_len, **options))
+    return build_backbone(name, n_items, dim=dim, max_len=max_len, **options)
+
+
 def make_model(name: str, options: dict, seed: int = 0) -> Backbone:
     torch.manual_seed(seed)
-    return build_backbone(name, N_ITEMS, dim=DIM, max_len=MAX_LEN, **options).double().eval()
+    return build(name, N_ITEMS, DIM, MAX_LEN, options).double().eval()
 
 
 @dataclass
@@ -236,7 +247,7 @@ def test_tiny_model_overfits_eight_sequences(name, options):
     n_items, length = 20, 8
     firsts = torch.randperm(n_items)[:8] + 1  # distinct first items: every prefix is unambiguous
     seqs = torch.cat([firsts[:, None], torch.randint(1, n_items + 1, (8, length - 1))], dim=1)
-    model = build_backbone(name, n_items, dim=32, max_len=length, **options)
+    model = build(name, n_items, 32, length, options)
     ids, lengths, masked, targets = _overfit_batch(seqs, model.causal)
     table = torch.nn.Parameter(0.1 * torch.randn(n_items + 1, 32))
     optimizer = torch.optim.Adam([*model.parameters(), table], lr=1e-2)

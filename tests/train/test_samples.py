@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from specrec.data.dataset import load_dataset
 from specrec.errors import SpecrecError
@@ -97,3 +98,20 @@ def test_jittered_windows_move_boundaries_but_keep_each_target_once(tmp_path):
     assert len({tuple(p) for p in epochs}) > 1  # histories differ between epochs
     fixed = Samples(data, max_len=8, mode="windows", jitter=False)
     assert _supervised_in_epoch(fixed, 0) == _supervised_in_epoch(fixed, 3)
+
+
+def test_every_batch_names_the_user_of_each_row(data):
+    """`Batch.users[b]`: the user whose events row b holds (prefixes, windows and cloze)."""
+    sequences = [data.items[data.offsets[u] : data.offsets[u + 1]].tolist() for u in (1, 2, 3)]
+    for mode, cloze in (("prefixes", None), ("windows", None), ("windows", (0.5, 0.5))):
+        seen = []
+        for batch in Samples(data, 5, mode, stride=2).batches(4, 0, 0, cloze=cloze):
+            assert batch.users.shape == batch.lengths.shape and batch.users.dtype.is_signed
+            for row, user in enumerate(batch.users.tolist()):
+                items = batch.seq[row, : int(batch.lengths[row])].tolist()
+                whole = sequences[user - 1]
+                spans = [whole[i : i + len(items)] for i in range(len(whole) - len(items) + 1)]
+                assert items in spans, (mode, cloze, row, user)  # cloze seqs keep their items
+                seen.append(user)
+        assert sorted(set(seen)) == [1, 2]  # user 3 (3 events, loo) has no training target
+        assert batch.to(torch.device("cpu")).users is not None

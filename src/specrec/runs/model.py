@@ -11,6 +11,7 @@ import specrec.models.backbones  # noqa: F401  (registers backbones)
 import specrec.models.embedders  # noqa: F401  (registers item embedders)
 from specrec.errors import SpecrecError
 from specrec.models.base import build_backbone
+from specrec.models.dual_view import DualView
 from specrec.models.embedders import EMBEDDERS
 from specrec.models.model import SequentialRecommender
 from specrec.runs.config import TrainConfig
@@ -24,7 +25,10 @@ def seed_everything(seed: int) -> None:
 
 
 def build_model(config: TrainConfig, n_items: int, table: TransformTable | None) -> SequentialRecommender:
-    """The model a config describes, initialised from `seed` (and the transform table)."""
+    """The model a config describes, initialised from `seed` (and the transform table).
+
+    `dim` is the width of one view: an embedder of two views (`views = 2`) gets the backbone
+    wrapped in `DualView`, and both are 2·dim wide."""
     seed_everything(config.seed)
     if table is None:
         key = "id"
@@ -33,6 +37,8 @@ def build_model(config: TrainConfig, n_items: int, table: TransformTable | None)
     embedder = EMBEDDERS.get(key)(n_items, config.dim, table, dict(config.embedder_options))
     backbone = build_backbone(config.backbone, n_items, dim=config.dim, max_len=config.max_len,
                               **config.backbone_options)
+    if embedder.views == 2:  # two views of width dim each (LLM-ESR): one backbone on both
+        backbone = DualView(backbone)
     return SequentialRecommender(embedder, backbone, temperature=config.temperature)
 
 

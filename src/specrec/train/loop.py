@@ -39,8 +39,12 @@ class Objective(nn.Module):
         supervised = batch.targets > 0
         loss = self.loss(self.model.score_user(hidden[supervised]), batch.targets[supervised],
                          self.model.score_table(table), self.model.item_bias(), generator)
-        aux = self.model.embedder.aux_loss(batch.targets[supervised])
-        return loss if aux is None else loss + aux
+        embedder = self.model.embedder
+        for extra in (embedder.aux_loss(batch.targets[supervised]),
+                      embedder.distill(self.model, batch, hidden, table)):
+            if extra is not None:
+                loss = loss + extra
+        return loss
 
 
 @dataclass

@@ -23,18 +23,20 @@ SAMPLE_MODES = ("prefixes", "windows")
 @dataclass
 class Batch:
     """Right-padded ids `seq [B, L]`, `lengths [B]`, `targets [B, L]` (0 = no loss there),
-    `masked [B, L]` (cloze only) and `timestamps [B, L + 1]`."""
+    `masked [B, L]` (cloze only), `timestamps [B, L + 1]` and `users [B]` (each row's user,
+    1..n_users; `Samples` fills it, for embedders whose loss needs it)."""
 
     seq: Tensor
     lengths: Tensor
     targets: Tensor
     timestamps: Tensor
     masked: Tensor | None = None
+    users: Tensor | None = None
 
     def to(self, device: torch.device) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return Batch(move(self.seq), move(self.lengths), move(self.targets),
-                     move(self.timestamps), move(self.masked))
+                     move(self.timestamps), move(self.masked), move(self.users))
 
 
 class Samples:
@@ -133,7 +135,7 @@ class Samples:
         targets = np.where(supervised, items[:, 1:], 0)
         seq = np.where(cols < length[:, None], items[:, :-1], 0)
         return Batch(torch.from_numpy(seq), torch.from_numpy(length), torch.from_numpy(targets),
-                     torch.from_numpy(times))
+                     torch.from_numpy(times), users=torch.from_numpy(self.data.user_of(start)))
 
     def _cloze(self, start: np.ndarray, length: np.ndarray, sup_from: np.ndarray,
                rng: np.random.Generator, ratio: float, last_prob: float) -> Batch:
@@ -152,4 +154,4 @@ class Samples:
         targets = np.where(masked, seq, 0)
         return Batch(torch.from_numpy(seq), torch.from_numpy(length), torch.from_numpy(targets),
                      torch.from_numpy(np.concatenate([times, times[:, -1:]], axis=1)),
-                     torch.from_numpy(masked))
+                     torch.from_numpy(masked), torch.from_numpy(self.data.user_of(start)))

@@ -12,3 +12,4 @@ from specrec.models.embedders import llmemb  # noqa: F401
 from specrec.models.embedders import spectran  # noqa: F401
 from specrec.models.embedders import rlmrec  # noqa: F401
 from specrec.models.embedders import whitenrec_plus  # noqa: F401
+from specrec.models.embedders import llmesr  # noqa: F401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -16,8 +16,15 @@ class ItemEmbedder(nn.Module):
 
     `aux_loss(targets)` lets adapters add a regulariser to the training loss (None by default);
     the training loop passes `targets`, the batch's positive item ids at its supervised positions
-    (1-D, duplicates kept), and an embedder may ignore them.
+    (1-D, duplicates kept), and an embedder may ignore them. `distill(model, batch, hidden,
+    table)` may add a term that needs the model itself (None by default): the loop passes the
+    training `Batch`, its hidden states `[B, L, D]` and this step's item table.
+
+    `views = 2` declares a table of two concatenated views of width D/2 each; `build_model` then
+    wraps the backbone in `models.dual_view.DualView` (LLM-ESR).
     """
+
+    views: ClassVar[int] = 1
 
     def __init__(self, n_items: int, dim: int) -> None:
         super().__init__()
@@ -28,6 +35,10 @@ class ItemEmbedder(nn.Module):
         raise NotImplementedError
 
     def aux_loss(self, targets: Tensor | None = None) -> Tensor | None:
+        return None
+
+    def distill(self, model: nn.Module, batch: Any, hidden: Tensor,
+                table: Tensor) -> Tensor | None:
         return None
 
 
