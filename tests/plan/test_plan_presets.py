@@ -48,10 +48,10 @@ def test_the_ace_preset_is_the_budget_run_and_the_full_grid_with_one_setting(tmp
 def test_the_spectran_preset_follows_alphafuses_protocol(tmp_path):
     spectran = next(p for p in PRESETS if p.name == "spectran.toml")
     plan(spectran, tmp_path / "budget", specrec="specrec")
-    assert tuning_runs(tmp_path / "budget") == (10, 10)  # sasrec-af: 8 methods + 2 at d = 32
+    assert tuning_runs(tmp_path / "budget") == (11, 11)  # sasrec-af: 9 methods + 2 at d = 32
     text = " ".join((tmp_path / "budget" / "Makefile").read_text().replace("\\\n", " ").split())
     assert "--protocol user-split" in text and " --max-len 10 " in text
     assert "--loss infonce --loss-opt negatives=64 --loss-opt tau=0.07" in text
     assert "--valid-metric ndcg@20" in text and "--backbone sasrec-af" in text
     plan(spectran, tmp_path / "full", specrec="specrec", overrides=["experiment.budget=false"])
-    assert tuning_runs(tmp_path / "full") == (192, 48)  # 16 methods × 4 weight decays × 3
+    assert tuning_runs(tmp_path / "full") == (204, 51)  # 17 methods × 4 weight decays × 3
