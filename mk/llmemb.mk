@@ -13,6 +13,8 @@ LLMEMB_RUNS  := teacher llmemb-base llmemb-scft
 LLMEMB_EVALS := $(foreach r,$(LLMEMB_RUNS),$(r)-full $(r)-sampled)
 
 .PHONY: llmemb
+# pattern-rule artifacts are make's "intermediate" files: keep their meta.json (make would delete it)
+.PRECIOUS: $(LLMEMB)/tables/%/meta.json $(LLMEMB)/runs/%/meta.json $(LLMEMB)/evals/%/meta.json
 llmemb: $(STAMP)
 	$(MAKE) --no-print-directory -j2 $(LLMEMB)/report/meta.json
 	@cat $(LLMEMB)/report/results.md
