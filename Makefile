@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast bench results experiments llmemb clean
+.PHONY: install demo test test-fast bench results experiments experiments-publish llmemb clean
 .DELETE_ON_ERROR:
 
 install: $(STAMP)

@@ -25,4 +25,17 @@ experiments: $(STAMP)
 	      "$(EXPERIMENT_FILE) $(EXPERIMENT_SET)"; \
 	  } > $(EXPERIMENTS)/wall_time.txt && rm -f $(EXPERIMENT_T0) && \
 	  cat $(EXPERIMENTS)/wall_time.txt
+	$(MAKE) --no-print-directory experiments-publish
 	@cat $(EXPERIMENTS)/report/results.md
+
+# The report, the papers' tables and figures and the wall time, copied into docs/experiments/
+# (docs/experiments.md's "Results" summarises them; results.md there is the whole report).
+EXPERIMENT_DOCS ?= docs/experiments
+.PHONY: experiments-publish
+experiments-publish:
+	rm -rf $(EXPERIMENT_DOCS) && mkdir -p $(EXPERIMENT_DOCS)
+	cp $(EXPERIMENTS)/report/*.md $(EXPERIMENTS)/report/*.csv $(EXPERIMENTS)/wall_time.txt \
+	  $(EXPERIMENT_DOCS)/
+	cp $(wildcard $(EXPERIMENTS)/report/*.tex $(EXPERIMENTS)/report/*.png \
+	  $(EXPERIMENTS)/report/*.pdf) $(EXPERIMENT_DOCS)/
+	cp $(EXPERIMENTS)/selection.json $(EXPERIMENT_DOCS)/
