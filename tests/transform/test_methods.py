@@ -117,11 +117,15 @@ def test_whiten_with_fewer_items_than_dims_uses_the_non_null_directions(make_emb
     within(cov, np.eye(19), tol + cov_error(features, moved, ddof=0))
 
 
-def test_group_whiten_uneven_groups_and_too_many(emb_path, tmp_path):
-    meta = _run("group-whiten", emb_path, tmp_path / "t", groups=5)
-    assert meta.stats["group_sizes"] == [5, 5, 5, 5, 4]
+def test_group_whiten_equal_groups_only_and_not_too_many(emb_path, tmp_path):
+    meta = _run("group-whiten", emb_path, tmp_path / "t", groups=6)
+    assert meta.stats["group_sizes"] == [4] * 6
+    with pytest.raises(SpecrecError, match=r"--groups 5 does not divide the embedding dim 24 .*"
+                                           r"\(2, 3, 4, 6, 8, 12"):
+        _run("group-whiten", emb_path, tmp_path / "u", groups=5)
     with pytest.raises(SpecrecError, match="--groups 25 exceeds the embedding dim 24"):
         _run("group-whiten", emb_path, tmp_path / "x", groups=25)
+    assert not (tmp_path / "u").exists() and not (tmp_path / "x").exists()
 
 
 def test_alphafuse_null_dim_must_fit_in_the_table(emb_path, tmp_path):

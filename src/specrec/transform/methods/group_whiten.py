@@ -46,7 +46,8 @@ class GroupWhiten(Transform):
     group (`/basis/group`) = Ē W_G, W_G = blockdiag(ZCA of C_gg) (relaxed whitening)
     ZCA of a covariance: P_r (Λ_r + ε λ₁ I)^{-1/2} P_rᵀ over its numerical rank r.
     `/item_table` = PCA-k scores of the group view, Ē W_G Q_k, Q_k = top-k eigenvectors of
-    W_Gᵀ C W_G (fusion init). Groups are contiguous; sizes differ by at most one column.
+    W_Gᵀ C W_G (fusion init). Groups are contiguous, D/G columns each (G must divide D, as
+    DWSRec's equal blocks).
     """
 
     name = "group-whiten"
@@ -97,6 +98,10 @@ def whitened_views(source: TransformInput, groups: int, eps: float) -> WhitenedV
     emb = source.embeddings
     if groups > emb.dim:
         raise SpecrecError(f"--groups {groups} exceeds the embedding dim {emb.dim}; use fewer")
+    if emb.dim % groups:
+        divisors = [g for g in range(2, min(emb.dim, 129)) if emb.dim % g == 0][:8]
+        raise SpecrecError(f"--groups {groups} does not divide the embedding dim {emb.dim} into "
+                           f"equal blocks; use a divisor ({', '.join(map(str, divisors))}, ...)")
     warn_if_wide(source, "group whitening")
     moments = streamed_moments(emb, center=True)
     cov = moments.gram / moments.n
@@ -106,7 +111,7 @@ def whitened_views(source: TransformInput, groups: int, eps: float) -> WhitenedV
     full = zca(eig.values / eig.n, eig.vectors, eig.rank, eps)
     grouped = np.zeros_like(cov)
     sizes, noise = [], stored_eps(emb)
-    for cols in np.array_split(np.arange(emb.dim), groups):
+    for cols in np.split(np.arange(emb.dim), groups):
         values, vectors = eigen_of_gram(cov[np.ix_(cols, cols)], None)
         rank = numerical_rank(values, (emb.n_items, len(cols)), noise)
         grouped[np.ix_(cols, cols)] = zca(values, vectors, rank, eps)
