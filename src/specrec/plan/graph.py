@@ -13,6 +13,7 @@ from specrec.plan.sections import SAFE_PATH
 from specrec.plan.spec import (
     Backbone, Config, Dataset, Encoder, Experiment, Method, resolve_train, train_key,
 )
+from specrec.plan.teachers import teacher_of
 
 SWEEPS = {"ace": "lambda"}  # transform -> the option one call sweeps into <out>/<option>-<v>/
 STAMP = "sweep.done"  # written by the sweep rule once every table of the sweep is there
@@ -263,8 +264,6 @@ def build_graph(exp: Experiment) -> Graph:
 def teacher_node(graph: Graph, exp: Experiment, data: Node, dataset: str, student: Backbone,
                  method: Method, seed: int) -> Node:
     """The ID-only run a method's runs on `seed` align to (shared with an equal run)."""
-    from specrec.plan.sections import teacher_of
-
     backbone, entry, config = teacher_of(exp, student, method)
     given, resolved = resolve_train(exp, backbone, entry, config)
     group = Group(dataset, None, backbone.name, f"{method.name}.teacher")

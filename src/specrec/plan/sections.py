@@ -14,15 +14,15 @@ from specrec.errors import SpecrecError
 from specrec.plan import options as opt
 from specrec.plan.options import Where
 from specrec.plan.spec import (
-    SECTIONS, Backbone, Config, Dataset, Encoder, Experiment, Method, Teacher, check_name,
-    refuse_unknown, table_of,
+    SECTIONS, Backbone, Config, Dataset, Encoder, Experiment, Method, check_name, refuse_unknown,
+    table_of,
 )
+from specrec.plan.teachers import check_teacher_backbones, parse_teacher, teacher_of
 
 SAFE_PATH = re.compile(r"[A-Za-z0-9_./+@-]+$")  # what a make target can hold without quoting
 ID_ONLY = "none"
 STAGES = ("transform", "train", "embedder")
 METHOD_KEYS = ("method", *STAGES, "grid", "teacher")
-TEACHER_KEYS = ("backbone", "train")
 
 
 def named(file: str, data: dict, section: str, required: bool) -> dict[str, dict]:
@@ -193,28 +193,7 @@ def method(file: str, name: str, table: dict) -> Method:
         label = ", ".join(f"{key}={text(value)}" for (_, key, _), value in zip(axes, point))
         configs.append(Config(index, label or "default", stages["transform"], stages["train"],
                               stages["embedder"], varied, origins))
-    return Method(name, transform, tuple(configs), teacher(where, table, fixed, grid))
-
-
-def teacher(where: Where, table: dict, fixed: dict, grid: dict) -> Teacher | None:
-    """`teacher = { backbone = NAME, train = {...} }`: each run's teacher run, made by the plan."""
-    from specrec.runs.config import RUN_INPUT_OPTIONS
-
-    if "teacher" not in table:
-        return None
-    given = table_of(where, "teacher", table["teacher"])
-    refuse_unknown(where, given, TEACHER_KEYS, prefix="teacher.")
-    for option in RUN_INPUT_OPTIONS:
-        if option in fixed["embedder"] or option in grid.get("embedder", {}):
-            raise where.error("teacher", f"the embedder option '{option}' is also given; with "
-                                         "teacher = {...} the plan makes the teacher run itself")
-    backbone = given.get("backbone")
-    if backbone is not None:
-        check_name(where, "teacher.backbone", backbone)
-    train = table_of(where, "teacher.train", given.get("train", {}))
-    for key, value in train.items():
-        opt.train_option(where, f"teacher.train.{key}", key, value)
-    return Teacher(backbone, dict(train))
+    return Method(name, transform, tuple(configs), parse_teacher(where, table, fixed, grid))
 
 
 def axis(where: Where, key: str, stage: str, transform: str | None, name: str, values: Any,
@@ -292,12 +271,7 @@ def load_experiment(path: Path, overrides: Sequence[str] = ()) -> Experiment:
             raise exp.where("encoders").error(
                 None, f"method '{needs}' needs item embeddings of dataset '{dataset.name}'; add "
                       "an [encoders.NAME] table (encoder = ALIAS or path = EMBEDDINGS)")
-    names = [b.name for b in exp.backbones]
-    for entry in exp.methods:
-        if entry.teacher and entry.teacher.backbone not in (None, *names):
-            raise exp.where(f"methods.{entry.name}").error(
-                "teacher.backbone", f"no backbone '{entry.teacher.backbone}'; the backbones are "
-                                    f"{', '.join(names)}")
+    check_teacher_backbones(exp)
     for backbone in exp.backbones:
         for entry in exp.methods:
             for config in entry.configs:
@@ -306,11 +280,3 @@ def load_experiment(path: Path, overrides: Sequence[str] = ()) -> Experiment:
                 resolve_train(exp, *teacher_of(exp, backbone, entry))
     return exp
 
-
-def teacher_of(exp: Experiment, student: Backbone, entry: Method) -> tuple[Backbone, Method, Config]:
-    """The teacher run's backbone, and an ID-only method with its one configuration."""
-    wanted = entry.teacher.backbone or student.name
-    backbone = next(b for b in exp.backbones if b.name == wanted)
-    train = dict(entry.teacher.train)
-    config = Config(0, "teacher", {}, train, {}, {}, {k: f"teacher.train.{k}" for k in train})
-    return backbone, Method(entry.name, None, (config,)), config
