@@ -8,7 +8,6 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import h5py
 import numpy as np
 import polars as pl
 
@@ -20,12 +19,11 @@ from specrec.embed import shards
 from specrec.embed.encoders.base import EncoderSettings
 from specrec.embed.encoders.resolve import batch_plan, load_encoder, resolve_encoder
 from specrec.embed.partial import PartialRows, partial_root
-from specrec.embed.store import EMBEDDINGS_FILE
+from specrec.embed.store import EMBEDDINGS_FILE, write_rows
 from specrec.errors import SpecrecError
 from specrec.finetune.store import read_finetune
 
 STORAGE_DTYPES = ("float32", "float16")
-WRITE_ROWS = 8192
 
 
 def embed(
@@ -257,26 +255,12 @@ def write_embeddings(
     merged = np.lib.format.open_memmap(staging, mode="w+", dtype=np.float32, shape=(n_rows, dim))
     merged[0] = 0.0
     shards.merge(order, [part.rows() for part in parts], merged)
-    itemsize = np.dtype(dtype).itemsize
-    chunk_rows = int(max(1, min(n_rows, (1 << 20) // max(1, dim * itemsize))))
-    with h5py.File(path, "w") as f:
-        data = f.create_dataset(
-            "embeddings", shape=(n_rows, dim), dtype=dtype, chunks=(chunk_rows, dim)
-        )
-        for start in range(0, n_rows, WRITE_ROWS):
-            with np.errstate(over="ignore"):
-                block = merged[start : start + WRITE_ROWS].astype(dtype)
-            if not np.isfinite(block).all():
-                raise SpecrecError(
-                    f"embeddings overflow {dtype} (values beyond its range); use --dtype float32"
-                )
-            data[start : start + len(block)] = block
-        f.create_dataset("item_id", data=[""] + item_ids, dtype=h5py.string_dtype("utf-8"))
-        for name, value in attrs.items():
-            f.attrs[name] = value
-    del merged
-    staging.unlink()
-    return dim
+    try:
+        written = write_rows(path, merged, item_ids, attrs, dtype)
+    finally:
+        del merged
+        staging.unlink()
+    return written
 
 
 def _attrs(settings: EncoderSettings, config: dict, data_meta: Meta) -> dict:
