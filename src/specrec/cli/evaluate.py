@@ -21,6 +21,9 @@ def evaluate_cli(
     mask_history: bool = typer.Option(False, help="Remove the user's earlier items from candidates."),
     batch_size: int = typer.Option(1024, help="Users scored per batch."),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]."),
+    precision: Optional[str] = typer.Option(
+        None, help="auto | fp32 | bf16: autocast of the model's forward (scores stay float32); "
+        "default: the run's own."),
     protocol: str = typer.Option(
         "full", help="full (rank among all items) | sampled (among --negatives sampled items, "
         "as LLMEmb / LLM-ESR)."),
@@ -51,7 +54,8 @@ def evaluate_cli(
     from specrec.evaluate.sampling import Ranking
 
     meta = evaluate(run=run, out=out_dir, split=split, ks=k, mask_history=mask_history,
-                    batch_size=batch_size, device=device, protocol=protocol, negatives=negatives,
+                    batch_size=batch_size, device=device,
+                    precision=precision, protocol=protocol, negatives=negatives,
                     sampler=sampler, sample_seed=sample_seed, groups=groups,
                     head_item_min=head_item_min, long_user_min=long_user_min,
                     item_counts=item_counts, force=force)

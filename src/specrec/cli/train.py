@@ -50,7 +50,9 @@ def train_cli(
     resume: bool = typer.Option(False, help="Continue an interrupted run from its last epoch."),
     force: bool = typer.Option(False, help="Retrain even if the run is up to date."),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]."),
-    bf16: bool = typer.Option(True, help="bf16 autocast on CUDA (ignored on CPU)."),
+    precision: str = typer.Option(
+        "auto", help="auto (bf16 autocast on CUDA, float32 on CPU) | fp32 | bf16 (CUDA, or a CPU "
+        "with AVX512-BF16/AMX); recorded in the run unless auto."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
 ) -> None:
     """Train a backbone ID-only or from a transform table; early-stops on validation."""
@@ -65,7 +67,7 @@ def train_cli(
         weight_decay=weight_decay, temperature=temperature,
         epochs=epochs, patience=patience, valid_metric=valid_metric, valid_protocol=valid_protocol,
         valid_negatives=valid_negatives, valid_sampler=valid_sampler,
-        valid_sample_seed=valid_sample_seed, seed=seed,
+        valid_sample_seed=valid_sample_seed, seed=seed, precision=precision,
     )
     from specrec.console import log
     from specrec.evaluate.sampling import labelled
@@ -79,7 +81,7 @@ def train_cli(
             f"{row['targets_per_second']:,.0f} targets/s")
 
     meta = train(dataset=dataset, out=out_dir, table=table, config=config, resume=resume, force=force,
-                 device=device, bf16=bf16, threads=threads, on_epoch=report)
+                 device=device, threads=threads, on_epoch=report)
     stats = meta.stats
     title = labelled("best validation", ranking)
     best_of = f"epoch {stats.get('best_epoch')} of {stats.get('epochs')}"

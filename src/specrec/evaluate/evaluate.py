@@ -16,6 +16,7 @@ from specrec.evaluate.protocol import rank_split
 from specrec.evaluate.ranking import TIE_RULE
 from specrec.evaluate.sampling import Ranking
 from specrec.evaluate.store import write_metrics
+from specrec.precision import check_precision, resolve_precision
 from specrec.runs.model import load_model
 from specrec.runs.store import read_run
 
@@ -29,6 +30,7 @@ def evaluate(
     mask_history: bool = False,
     batch_size: int = 1024,
     device: str = "auto",
+    precision: str | None = None,
     protocol: str = "full",
     negatives: int | None = None,
     sampler: str | None = None,
@@ -46,7 +48,8 @@ def evaluate(
     (default 100) items the user never interacted with, drawn by `sampler` (uniform | popularity)
     with `sample_seed` (`evaluate.sampling`). `groups` adds the long-tail groups
     (`evaluate.groups`). Options left None take their defaults; given without their protocol or
-    without `groups`, they are an error.
+    without `groups`, they are an error. `precision` (auto | fp32 | bf16) is the autocast of the
+    model's forward, by default the run's own; scores and ranks are float32 either way.
     """
     ks = sorted(set(ks or [10, 20]))
     if split not in ("valid", "test"):
@@ -62,6 +65,8 @@ def evaluate(
     thresholds = _thresholds(groups, head_item_min, long_user_min, item_counts)
     devices.check_device_name(device)
     artifact = read_run(run)
+    precision = precision or artifact.record.get("precision", "auto")
+    check_precision(precision)
     dataset = artifact.dataset
     data_meta = read_meta(dataset, kind="dataset")
     check_same_items(f"run '{run}'", artifact.meta, f"dataset '{dataset}'", data_meta)
@@ -70,6 +75,8 @@ def evaluate(
         config["ranking"] = ranking.record()
     if thresholds is not None:
         config["groups"] = thresholds.record()
+    if precision != "auto":  # like the run's config: absent at auto, so older metrics stay current
+        config["precision"] = precision
     protect = [dataset, *([artifact.table] if artifact.table else [])]
     loaded = load_dataset(dataset) if ranking.sampled else None
     if loaded is not None:  # before --out is touched, so that this error writes nothing
@@ -77,11 +84,13 @@ def evaluate(
 
     def build(tmp: Path) -> dict:
         device_t = devices.resolve_device(device)
+        resolved = resolve_precision(precision, device_t)
         data = loaded or load_dataset(dataset)
         drawn = ranking.negatives_for(data, split)
         model = load_model(artifact, data.n_items, device_t)
         users, ranks = rank_split(model, data, split, batch_size=batch_size,
-                                  mask_history=mask_history, device=device_t, negatives=drawn)
+                                  mask_history=mask_history, device=device_t, negatives=drawn,
+                                  precision=resolved)
         metrics = summarize(ranks, ks)
         record = {"split": split, "protocol": artifact.record.get("protocol", "loo"),
                   "ranking": ranking.record(), "tie_rule": TIE_RULE,
@@ -89,7 +98,8 @@ def evaluate(
                   "metrics": metrics,
                   "run": {"path": str(run), "fingerprint": artifact.meta.fingerprint,
                           "record": artifact.record}}
-        stats = {"metrics": metrics, "n_users": int(len(users)), "ranking": ranking.record()}
+        stats = {"metrics": metrics, "n_users": int(len(users)), "ranking": ranking.record(),
+                 "precision": resolved}
         if thresholds is not None:
             record["groups"] = stats["groups"] = group_metrics(data, data.targets(split), ranks,
                                                                ks, thresholds)

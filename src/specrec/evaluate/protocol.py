@@ -9,6 +9,7 @@ from specrec.data.dataset import SequenceData
 from specrec.errors import SpecrecError
 from specrec.evaluate.ranking import candidate_ranks, target_ranks
 from specrec.models.model import SequentialRecommender
+from specrec.precision import autocast
 
 
 @torch.no_grad()
@@ -21,6 +22,7 @@ def rank_split(
     mask_history: bool = False,
     device: torch.device | None = None,
     negatives: np.ndarray | None = None,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray]:
     """`(user_idx, rank)` for every `split` target; history = the <= max_len events before it.
 
@@ -28,6 +30,8 @@ def rank_split(
     earlier event of the user, not only the last max_len, is removed from the candidates). With
     `negatives [T, n]` (row t for the t-th target of `data.targets(split)`, from
     `sampling.split_negatives`) the rank among the target and its n negatives instead.
+    `precision` (resolved, fp32 | bf16) is the autocast of the model's forward; the scores and
+    ranks are float32 either way, so bf16 rounding never creates ties among the candidates.
     """
     events = data.targets(split)
     if negatives is not None and (mask_history or len(negatives) != len(events)):
@@ -36,7 +40,8 @@ def rank_split(
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    table = model.score_table(model.item_table())
+    with autocast(precision, device):
+        table = model.score_table(model.item_table())
     bias = model.item_bias()
     ranks = np.empty(len(events), dtype=np.int64)
     for begin in range(0, len(events), batch_size):
@@ -46,7 +51,8 @@ def rank_split(
         seq_t = torch.from_numpy(seq[:, :width]).to(device)
         len_t = torch.from_numpy(lengths).to(device)
         times = torch.from_numpy(data.history_timestamps(batch, model.max_len)[:, : width + 1])
-        user = model(seq_t, len_t, timestamps=times.to(device))
+        with autocast(precision, device):
+            user = model(seq_t, len_t, timestamps=times.to(device))
         targets = torch.from_numpy(data.items[batch].astype(np.int64)).to(device)
         if negatives is None:
             exclude = _full_histories(data, batch).to(device) if mask_history else None

@@ -9,6 +9,7 @@ from specrec.errors import SpecrecError
 from specrec.evaluate.metrics import parse_metric
 from specrec.evaluate.sampling import Ranking
 from specrec.models.base import BACKBONES
+from specrec.precision import check_precision
 
 SAMPLE_MODES = ("prefixes", "windows")
 VALID_SAMPLING = ("valid_protocol", "valid_negatives", "valid_sampler", "valid_sample_seed")
@@ -42,6 +43,7 @@ class TrainConfig:
     valid_sample_seed: int = 0  # one draw of negatives, the same every epoch
     ks: list[int] = field(default_factory=lambda: [10, 20])
     seed: int = 0
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 on CPU; fp32; bf16 (either)
 
     @classmethod
     def from_record(cls, record: dict) -> "TrainConfig":
@@ -68,6 +70,7 @@ class TrainConfig:
                 f"--temperature must be > 0, not {self.temperature} (omit it for dot products)"
             )
         parse_metric(self.valid_metric)
+        check_precision(self.precision)
         self.valid_ranking().check("--valid-")
         if any(k < 1 for k in self.ks):
             raise SpecrecError("every K must be >= 1")
@@ -75,8 +78,10 @@ class TrainConfig:
     def record(self) -> dict:
         """The fields a run records and is fingerprinted by: all of them, except the validation
         sampling fields when validation sorts fully (they do not apply, and runs made before
-        they existed keep their fingerprints)."""
+        they existed keep their fingerprints) and the precision when it is `auto` (likewise)."""
         record = asdict(self)
+        if self.precision == "auto":
+            record.pop("precision")
         if self.valid_protocol == "full":
             for name in VALID_SAMPLING:
                 record.pop(name)

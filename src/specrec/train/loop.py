@@ -19,6 +19,7 @@ from specrec.evaluate.protocol import rank_split
 from specrec.evaluate.sampling import Ranking
 from specrec.models.losses.base import Loss
 from specrec.models.model import SequentialRecommender
+from specrec.precision import autocast
 from specrec.train.checkpoint import TrainState, clone_state_dict, save_state
 from specrec.train.samples import Batch, Samples
 
@@ -56,7 +57,7 @@ class LoopSettings:
     ks: list[int]
     seed: int
     eval_batch_size: int
-    bf16: bool
+    precision: str  # resolved: fp32 | bf16 (autocast of the training forward and backward)
     valid_ranking: Ranking = Ranking()  # full sort, or sampled negatives drawn once per run
 
 
@@ -84,7 +85,6 @@ def run_epochs(
     cloze = None
     if not model.backbone.causal:
         cloze = (float(model.backbone.config.mask_ratio), float(model.backbone.config.ft_ratio))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=settings.bf16 and device.type == "cuda")
     while state.epoch < settings.epochs and not state.stopped:
         epoch = state.epoch
         model.train()
@@ -93,7 +93,7 @@ def run_epochs(
         for batch in samples.batches(settings.batch_size, epoch, settings.seed,
                                      dist_info.rank, dist_info.world_size, cloze=cloze):
             batch = batch.to(device)
-            with autocast:
+            with autocast(settings.precision, device):
                 loss = objective(batch, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -106,7 +106,8 @@ def run_epochs(
             raise SpecrecError(f"training diverged at epoch {epoch + 1} (loss {total}); "
                                "lower --lr or check the item table's scale")
         _, ranks = rank_split(model, data, "valid", batch_size=settings.eval_batch_size,
-                              device=device, negatives=valid_negatives)
+                              device=device, negatives=valid_negatives,
+                              precision=settings.precision)
         valid = summarize(ranks, settings.ks)
         score = valid[settings.valid_metric]
         row = {"epoch": epoch + 1, "loss": total / max(n_batches, 1), "seconds": seconds,

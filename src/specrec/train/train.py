@@ -16,6 +16,7 @@ from specrec.data.dataset import SequenceData, load_dataset
 from specrec.data.splits import protocol_label
 from specrec.errors import SpecrecError
 from specrec.models.losses import build_loss
+from specrec.precision import resolve_precision
 from specrec.runs.config import RUN_INPUT_OPTIONS, TrainConfig
 from specrec.runs.model import build_model
 from specrec.runs.store import CHECKPOINT_FILE, read_run, write_run
@@ -34,7 +35,6 @@ def train(
     resume: bool = False,
     force: bool = False,
     device: str = "auto",
-    bf16: bool = True,
     threads: int | None = None,
     eval_batch_size: int = 1024,
     log: Callable[[str], None] = default_log,
@@ -68,14 +68,15 @@ def train(
         if claim.existing is not None:
             return claim.existing
         device_t = devices.resolve_device(device, found.local_rank)
+        precision = resolve_precision(config.precision, device_t)
         with devices.process_group(found, device_t):
             return _train(claim, config, data, transform, found, device_t, resume=resume,
-                          bf16=bf16, eval_batch_size=eval_batch_size, log=log, on_epoch=on_epoch)
+                          precision=precision, eval_batch_size=eval_batch_size, log=log, on_epoch=on_epoch)
 
 
 def _train(claim: OutputClaim, config: TrainConfig, data: SequenceData,
            transform: TransformTable | None, found: devices.Ranks, device_t: torch.device, *,
-           resume: bool, bf16: bool, eval_batch_size: int, log: Callable[[str], None],
+           resume: bool, precision: str, eval_batch_size: int, log: Callable[[str], None],
            on_epoch: Callable[[dict], None] | None) -> Meta:
     """Train (resuming from `<out>.partial` when asked), then rank 0 writes the artifact."""
     out, fingerprint = claim.out, claim.fingerprint
@@ -106,7 +107,7 @@ def _train(claim: OutputClaim, config: TrainConfig, data: SequenceData,
     log(f"training {config.backbone} ({_describe(transform)}, {config.loss}, {config.samples}) on "
         f"{data.n_users} users × {data.n_items} items: {samples.n_targets} targets in {len(samples)} rows")
     settings = LoopSettings(config.epochs, config.patience, config.batch_size, config.valid_metric,
-                            list(config.ks), config.seed, eval_batch_size, bf16,
+                            list(config.ks), config.seed, eval_batch_size, precision,
                             config.valid_ranking())
     started = time.perf_counter()
     state = run_epochs(model, objective, optimizer, samples, data, state, settings, device=device_t,
@@ -120,7 +121,8 @@ def _train(claim: OutputClaim, config: TrainConfig, data: SequenceData,
         item_table = model.item_table().detach().float().cpu().numpy()
     seconds = time.perf_counter() - started
     meta = claim.write(
-        lambda tmp: _write(tmp, work, state, claim, transform, item_table, seconds, samples),
+        lambda tmp: _write(tmp, work, state, claim, transform, item_table, seconds, samples,
+                           precision),
         data.items_fingerprint,
     )
     shutil.rmtree(work, ignore_errors=True)
@@ -144,7 +146,7 @@ def _describe(transform: TransformTable | None) -> str:
 
 
 def _write(tmp: Path, work: Path, state: TrainState, claim: OutputClaim, transform: TransformTable | None,
-           item_table, seconds: float, samples: Samples) -> dict:
+           item_table, seconds: float, samples: Samples, precision: str) -> dict:
     """Write the run files (best weights, config, history, item table); return the stats."""
     inputs = claim.inputs
     record = {**claim.config, "table": str(transform.path) if transform else None,
@@ -163,4 +165,4 @@ def _write(tmp: Path, work: Path, state: TrainState, claim: OutputClaim, transfo
             "train_seconds": train_seconds, "wall_seconds_this_process": seconds,
             "targets_per_epoch": samples.n_targets, "rows_per_epoch": len(samples),
             "targets_per_second": samples.n_targets * state.epoch / max(train_seconds, 1e-9),
-            "early_stopped": state.stopped}
+            "early_stopped": state.stopped, "precision": precision}
