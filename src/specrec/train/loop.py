@@ -57,7 +57,7 @@ class LoopSettings:
     ks: list[int]
     seed: int
     eval_batch_size: int
-    precision: str  # resolved: fp32 | bf16 (autocast of the training forward and backward)
+    precision: str  # resolved fp32 | bf16: autocast of the forward (backward follows its dtypes)
     valid_ranking: Ranking = Ranking()  # full sort, or sampled negatives drawn once per run
 
 
