@@ -2,7 +2,7 @@
 
 BENCH ?= work/bench
 
-.PHONY: bench bench-throughput bench-transform bench-samples
+.PHONY: bench bench-throughput bench-transform bench-samples bench-scale
 bench: bench-throughput bench-transform
 
 bench-throughput: $(STAMP)
@@ -18,3 +18,8 @@ bench-samples: $(STAMP)
 	for s in 0 1 2; do bench/sasrec_samples.sh windows $$s; bench/sasrec_samples.sh prefixes $$s; done
 	$(SPECREC) report $(foreach m,prefixes windows,$(foreach s,0 1 2,$(BENCH)/sasrec-$(m)-s$(s)-test)) \
 	  --out $(BENCH)/samples-report --force
+
+# ML-20M-shaped synthetic data and a million-item catalogue: preprocess, fixed-step training and
+# full-sort evaluation, each beside its compute bound (about 20 minutes on 2 cores; raw files kept)
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py all --work $(BENCH)-scale --report bench/results/scale.md

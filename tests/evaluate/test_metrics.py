@@ -73,6 +73,32 @@ def test_ranks_chunked_equal_unchunked_and_bias():
     assert torch.equal(full, (scores >= own).sum(1))
 
 
+def test_ties_across_chunks_stay_pessimistic():
+    table = _table([[3, 0], [5, 0], [5, 0], [1, 0]])  # tied items 2 and 3 fall in two chunks
+    user = torch.tensor([[1.0, 0.0]] * 4)
+    for chunk_items in (1, 2, 3):
+        ranks = target_ranks(user, table, torch.tensor([1, 2, 3, 4]), chunk_items=chunk_items)
+        assert ranks.tolist() == [3, 2, 2, 4]
+
+
+def test_one_chunk_is_scored_once_and_c_chunks_2c_minus_1_times(monkeypatch):
+    from specrec.evaluate import ranking
+
+    calls = []
+    real = ranking._chunk_scores
+    monkeypatch.setattr(ranking, "_chunk_scores", lambda *a: calls.append(a[3]) or real(*a))
+    gen = torch.Generator().manual_seed(1)
+    table, user = torch.randn(31, 4, generator=gen), torch.randn(6, 4, generator=gen)
+    targets = torch.tensor([1, 5, 11, 17, 25, 30])
+    scores = user @ table[1:].T
+    reference = (scores >= scores.gather(1, (targets - 1)[:, None])).sum(1)
+    assert torch.equal(target_ranks(user, table, targets, chunk_items=30), reference)
+    assert calls == [1]
+    calls.clear()  # chunks start at 1, 11, 21; every one holds a target
+    assert torch.equal(target_ranks(user, table, targets, chunk_items=10), reference)
+    assert sorted(calls) == [1, 1, 11, 11, 21]
+
+
 def test_history_mask_removes_items_but_never_the_target():
     table = _table([[4, 0], [3, 0], [2, 0], [1, 0]])
     user = torch.tensor([[1.0, 0.0], [1.0, 0.0]])

@@ -26,7 +26,8 @@ def target_ranks(
     every score. `exclude [B, H]` (item ids, 0 = none) are removed from the candidates (history
     masking); the target itself is never excluded. Scores are computed chunk by chunk with
     identical calls in two passes (target scores, then counts), so tied items tie exactly and no
-    `[B, N]` matrix is held.
+    `[B, N]` matrix is held; the first pass's last chunk is counted from its scores at hand, so a
+    catalogue of one chunk (N <= `chunk_items`) is scored once.
     """
     n_rows = table.size(0)
     target_score = torch.empty(user.size(0), dtype=user.dtype, device=user.device)
@@ -34,14 +35,23 @@ def target_ranks(
     chunks = [(s, min(s + chunk_items, n_rows)) for s in range(1, n_rows, chunk_items)]
     if exclude is not None:
         exclude = torch.where(exclude == targets[:, None], torch.zeros_like(exclude), exclude)
-    for start, stop in chunks:
+    last: tuple[int, Tensor] | None = None  # pass 1's last chunk, reused by pass 2
+    for index, (start, stop) in enumerate(chunks):
         inside = (targets >= start) & (targets < stop)
         if inside.any():
             scores = _chunk_scores(user, table, bias, start, stop)
             rows = inside.nonzero().squeeze(1)
             target_score[rows] = scores[rows, targets[rows] - start]
-    for start, stop in chunks:
-        scores = _chunk_scores(user, table, bias, start, stop)
+            last = (index, scores)
+    order = list(range(len(chunks)))
+    if last is not None:  # that chunk first, while its scores are at hand (one chunk: one pass)
+        order.insert(0, order.pop(last[0]))
+    for index in order:
+        start, stop = chunks[index]
+        if last is not None and index == last[0]:
+            scores, last = last[1], None
+        else:
+            scores = _chunk_scores(user, table, bias, start, stop)
         if exclude is not None:
             scores = _mask(scores, exclude, start, stop)
         greater_or_equal += (scores >= target_score[:, None]).sum(dim=1)
