@@ -2,7 +2,7 @@
 
 BENCH ?= work/bench
 
-.PHONY: bench bench-throughput bench-transform bench-samples bench-scale
+.PHONY: bench bench-throughput bench-transform bench-samples bench-scale bench-precision
 bench: bench-throughput bench-transform
 
 bench-throughput: $(STAMP)
@@ -23,3 +23,16 @@ bench-samples: $(STAMP)
 # full-sort evaluation, each beside its compute bound (about 20 minutes on 2 cores; raw files kept)
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py all --work $(BENCH)-scale --report bench/results/scale.md
+
+# SASRec ID-only on ML-100K in float32 and in bf16 autocast, 3 seeds each, the two precisions side
+# by side on the two cores (one thread each): the parity check of --precision bf16
+bench-precision: $(STAMP)
+	$(SPECREC) preprocess ml-100k --out $(BENCH)/ml-100k
+	TAG=fp32 bench/backbone_id_only.sh sasrec --precision fp32 & fp32=$$!; \
+	  TAG=bf16 bench/backbone_id_only.sh sasrec --precision bf16 && wait $$fp32
+	$(SPECREC) report $(foreach p,fp32 bf16,$(foreach s,0 1 2,$(BENCH)/sasrec-$(p)-s$(s)-test)) \
+	  --out $(BENCH)/precision-report --force
+	@for p in fp32 bf16; do for s in 0 1 2; do printf '%s s%s ' $$p $$s; \
+	  $(BIN)/python -c "import json,sys; m=json.load(open(sys.argv[1]))['stats']; \
+	  print(m['best_epoch'], m['epochs'], round(m['targets_per_second']))" \
+	  $(BENCH)/sasrec-$$p-s$$s/meta.json; done; done
