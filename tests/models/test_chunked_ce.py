@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from specrec.errors import SpecrecError
 from specrec.models.losses import build_loss
+from specrec.models.losses.ce import _shifted_logsumexp
 
 M, D, N = 13, 6, 29
 
@@ -36,7 +37,7 @@ def test_chunks_give_the_full_softmax_value_and_gradients(chunk, with_bias):
     logits = user @ table[1:].T + (bias[1:] if bias is not None else 0)
     assert torch.allclose(full_value, F.cross_entropy(logits, targets - 1), rtol=0, atol=1e-13)
     value, grads = value_and_grads(build_loss("ce", chunk=chunk), user, table, bias, targets)
-    # float64 sums of ≤ N terms of size ≤ e^0 after the max shift: a few ulps of log N
+    # float64 sums of ≤ N terms shifted by the target's logit: a few ulps of log N
     torch.testing.assert_close(value, full_value, rtol=1e-13, atol=1e-13)
     for got, want in zip(grads, full_grads):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-13)
@@ -53,7 +54,51 @@ def test_large_logits_do_not_overflow_the_running_sum():
     torch.testing.assert_close(value, full_value, rtol=1e-12, atol=1e-9)
 
 
+def test_float32_blocks_match_float32_cross_entropy_to_its_rounding():
+    gen = torch.Generator().manual_seed(2)
+    user = (2 * torch.randn(64, 16, generator=gen)).requires_grad_()
+    table = torch.randn(501, 16, generator=gen).requires_grad_()
+    targets = torch.randint(1, 501, (64,), generator=gen)
+    full_value, full_grads = value_and_grads(build_loss("ce"), user, table, None, targets)
+    value, grads = value_and_grads(build_loss("ce", chunk=64), user, table, None, targets)
+    # float32 dot products of length 17 and sums of 500 terms: relative error ~ 500 · 2^-24
+    torch.testing.assert_close(value, full_value, rtol=5e-5, atol=5e-5)
+    for got, want in zip(grads, full_grads):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_an_overflowing_shifted_sum_falls_back_to_the_max_shift():
+    user, table, _, targets = inputs(False, seed=3)
+    user, table = user.detach().float(), table.detach().float()
+    with torch.no_grad():
+        table[1] = 40 * user[0] / user[0].norm()  # item 1 outscores user 0's target by far more
+        targets[0] = 2                             # than exp's float32 range (88)
+    user.requires_grad_(), table.requires_grad_()
+    full_value, full_grads = value_and_grads(build_loss("ce"), user, table, None, targets)
+    value, grads = value_and_grads(build_loss("ce", chunk=4), user, table, None, targets)
+    assert full_value > 88 / M  # user 0's loss alone is above the overflow point
+    with torch.no_grad():  # the shifted sum overflows here, so this is the fallback's answer
+        shift = (user * table[targets]).sum(1)
+        assert not torch.isfinite(_shifted_logsumexp(user, table[1:], table.new_zeros(N), 4, shift)).all()
+    torch.testing.assert_close(value, full_value, rtol=1e-5, atol=1e-5)
+    for got, want in zip(grads, full_grads):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("chunk", [0, -3, 2.5, True])
 def test_impossible_chunks_are_refused(chunk):
     with pytest.raises(SpecrecError, match="chunk must be a whole number >= 1"):
         build_loss("ce", chunk=chunk)
+
+
+def test_bf16_autocast_user_vectors_are_summed_in_float32():
+    gen = torch.Generator().manual_seed(4)
+    layer = torch.nn.Linear(8, 8)
+    table = torch.randn(201, 8, generator=gen)
+    inputs_, targets = torch.randn(32, 8, generator=gen), torch.randint(1, 201, (32,), generator=gen)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        user = layer(inputs_)
+        value = build_loss("ce", chunk=16)(user, targets, table, None, torch.Generator())
+    assert user.dtype == torch.bfloat16 and value.dtype == torch.float32
+    exact = F.cross_entropy(user.float() @ table[1:].T, targets - 1)  # the same bf16 vectors
+    torch.testing.assert_close(value, exact, rtol=1e-5, atol=1e-5)
