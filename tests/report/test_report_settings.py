@@ -34,6 +34,20 @@ def test_runs_differing_in_one_field_get_a_row_each_with_distinct_labels(world, 
     assert rows[0]["Δ% ndcg@10"] == "" and rows[1]["Δ% ndcg@10"] != ""  # tested vs the baseline
 
 
+def test_students_of_their_own_seeds_teacher_share_one_setting(world):
+    base = read_run(world.runs["id-s0"]).record
+
+    def student(seed: int, teacher: str) -> dict:
+        return {**base, "seed": seed, "method": "llmemb",
+                "embedder_options": {"teacher": str(world.runs[teacher]), "align": 0.1}}
+
+    seeds = [student(seed, f"id-s{seed}") for seed in (0, 1, 2)]
+    assert len({setting_key(record) for record in seeds}) == 1
+    assert setting_key(student(0, "id-dim16")) != setting_key(seeds[0])  # another teacher setting
+    unreadable = {**seeds[0], "embedder_options": {"teacher": "no/such/run", "align": 0.1}}
+    assert "no/such/run" in setting_key(unreadable)
+
+
 def test_labels_add_only_the_fields_that_differ_within_a_base_label(world, tmp_path):
     names = ["id-s0", "id-dim16", "id-lr01", "pca", "whitenrec"]
     report(inputs=[world.evals[name] for name in names], out=tmp_path / "report")

@@ -9,7 +9,7 @@ from dataclasses import fields
 from typing import TypeVar
 
 from specrec.errors import SpecrecError
-from specrec.runs.config import TrainConfig
+from specrec.runs.config import RUN_INPUT_OPTIONS, TrainConfig
 
 T = TypeVar("T")
 SEED = "seed"
@@ -30,12 +30,29 @@ Field = tuple[str, str, str]
 
 
 def setting_key(record: dict) -> str:
-    """The identity of a run's setting: its whole recorded config except the seed."""
+    """The identity of a run's setting: its whole recorded config except the seed. A run named
+    as an input (an LLMEmb `teacher`) counts by its own setting, so students of seeds 0, 1, 2
+    taught by the teacher of their own seed share one setting."""
     setting = {key: value for key, value in record.items() if key != SEED}
     for key in PATH_FIELDS:
         if setting.get(key):
             setting[key] = os.path.normpath(str(setting[key]))
+    options = setting.get("embedder_options")
+    if isinstance(options, dict) and any(options.get(name) for name in RUN_INPUT_OPTIONS):
+        setting["embedder_options"] = {
+            name: _input_run_setting(value) if name in RUN_INPUT_OPTIONS and value else value
+            for name, value in options.items()}
     return json.dumps(setting, sort_keys=True, default=str)
+
+
+def _input_run_setting(path: object) -> object:
+    """The setting of the run at `path`, or the normalised path when it cannot be read."""
+    from specrec.runs.store import read_run
+
+    try:
+        return json.loads(setting_key(read_run(str(path)).record))
+    except SpecrecError:
+        return os.path.normpath(str(path))
 
 
 def group_by_setting(items: Iterable[T], record_of: Callable[[T], dict]) -> list[list[T]]:
