@@ -9,6 +9,7 @@ EXPERIMENTS     ?= work/experiments
 EXPERIMENT_FILE ?= experiments/ace.toml
 EXPERIMENT_SET  ?=
 EXPERIMENT_JOBS ?= 2
+EXPERIMENT_TITLE ?= Experiment preset $(notdir $(EXPERIMENT_FILE))
 EXPERIMENT_T0   := $(EXPERIMENTS).started
 
 .PHONY: experiments
@@ -17,7 +18,7 @@ experiments: $(STAMP)
 	@echo "start $$(date -u +%Y-%m-%dT%H:%M:%SZ) $$(date +%s)" > $(EXPERIMENT_T0)
 	$(SPECREC) plan $(EXPERIMENT_FILE) --out $(EXPERIMENTS) $(EXPERIMENT_SET)
 	$(MAKE) --no-print-directory -C $(EXPERIMENTS) -j$(EXPERIMENT_JOBS) \
-	  REPORT_FLAGS='--select --title "ACE protocol ($(notdir $(EXPERIMENT_FILE)))"'
+	  REPORT_FLAGS='--select --title "$(EXPERIMENT_TITLE)"'
 	@start=$$(cut -d' ' -f3 $(EXPERIMENT_T0)); end=$$(date +%s); \
 	  { cat $(EXPERIMENT_T0); \
 	    echo "end   $$(date -u +%Y-%m-%dT%H:%M:%SZ) $$end"; \
