@@ -78,6 +78,11 @@ class ChunkedLogSumExp(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_lse: Tensor):
+        with torch.autocast(grad_lse.device.type, enabled=False):  # even if called under autocast
+            return ChunkedLogSumExp._gradients(ctx, grad_lse)
+
+    @staticmethod
+    def _gradients(ctx, grad_lse: Tensor):
         user, items, bias, lse = ctx.saved_tensors
         shifted = torch.cat([user, user.new_ones(user.size(0), 1), -lse[:, None]], dim=1)
         scaled = user * grad_lse[:, None]
