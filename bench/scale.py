@@ -72,7 +72,7 @@ def train_child(args) -> dict:
         optimizer.step()
         return loss
 
-    targets, elapsed, flops = 0, 0.0, 0
+    targets, elapsed = 0, 0.0
     for index in range(args.warmup + args.steps):
         batch = next(batches)
         if index == 0:  # the first warm-up step counts the FLOPs of one step
