@@ -10,6 +10,7 @@ the work (counted by `torch.utils.flop_counter`) at the matmul rate this process
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -139,7 +140,7 @@ def products_child(args) -> dict:
             seq_t, len_t = torch.from_numpy(seq[:, :width]), torch.from_numpy(lengths)
             counter = FlopCounterMode(display=False) if begin == 0 else None
             started = time.perf_counter()
-            with counter or _nothing():
+            with counter or contextlib.nullcontext():
                 user = model(seq_t, len_t)
             forward_s += time.perf_counter() - started
             for start in range(1, table.size(0), 32768):
@@ -152,14 +153,6 @@ def products_child(args) -> dict:
     rate = matmul_rate(torch.float32)
     return {"users": len(events), "forward_s": forward_s, "product_s": product_s,
             "bound_s": flops_per_user * len(events) / rate, "matmul_flops": rate}
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def measured(command: list[str], log: Path) -> tuple[float, int]:
