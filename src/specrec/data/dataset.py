@@ -85,42 +85,74 @@ def load_dataset(path: str | Path) -> SequenceData:
     """Load and validate a dataset artifact written by `specrec preprocess`."""
     path = Path(path)
     meta = read_meta(path, kind="dataset", required=DATASET_FILES)
-    try:
-        inter = pl.read_parquet(path / "interactions.parquet")
-        items = pl.read_parquet(path / "items.parquet", columns=["item_idx", "item_id"])
-        users = pl.read_parquet(path / "users.parquet", columns=["user_idx"])
-        splits = pl.read_parquet(path / "splits.parquet")
-    except Exception as exc:  # pyarrow/polars raise many types for corrupt files
-        raise SpecrecError(f"dataset '{path}' has an unreadable parquet file ({exc}); rerun preprocess")
-    for frame, name, cols in (
-        (inter, "interactions", ("user_idx", "item_idx", "timestamp", "position")),
-        (splits, "splits", ("user_idx", "position", "split")),
-    ):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise SpecrecError(f"dataset '{path}': {name}.parquet lacks column(s) {missing}")
-    n_items, n_users = items.height, users.height
-    item_idx = items["item_idx"].to_numpy()
-    if not np.array_equal(item_idx, np.arange(1, n_items + 1)):
+    inter = _read(path, "interactions", ("user_idx", "item_idx", "timestamp", "position"))
+    splits = _read(path, "splits", ("user_idx", "position", "split"))
+    items = _read(path, "items", ("item_idx", "item_id"))
+    n_users = _read(path, "users", ("user_idx",)).height
+    n_items = items.height
+    if not np.array_equal(items["item_idx"].to_numpy(), np.arange(1, n_items + 1)):
         raise SpecrecError(f"dataset '{path}': items.parquet must hold item_idx 1..N in order")
-    joined = inter.join(splits, on=["user_idx", "position"], how="left").sort(
-        ["user_idx", "position"]
-    )
-    if joined["split"].null_count():
+    user, position = (inter[name].to_numpy() for name in ("user_idx", "position"))
+    if not (_aligned(user, position, splits) and _sorted(user, position)):
+        inter = inter.join(splits, on=["user_idx", "position"], how="left").sort(
+            ["user_idx", "position"]
+        )
+        splits, user = inter, inter["user_idx"].to_numpy()
+    labels = splits["split"]
+    if labels.null_count():
         raise SpecrecError(f"dataset '{path}': some interactions have no split label; rerun preprocess")
-    user = joined["user_idx"].to_numpy().astype(np.int64)
+    unknown = labels.filter(~labels.is_in(SPLITS)).unique().to_list()
+    if unknown:
+        raise SpecrecError(
+            f"dataset '{path}': splits.parquet has unknown label(s) {unknown[:3]}; rerun preprocess"
+        )
+    codes = labels.cast(pl.Enum(SPLITS)).to_physical().to_numpy().astype(np.int8)
+    del labels, splits
     counts = np.bincount(user, minlength=n_users + 1)
+    if len(counts) > n_users + 1 or (len(user) and user.min() < 1):
+        raise SpecrecError(f"dataset '{path}': interactions name users outside users.parquet")
     offsets = np.zeros(n_users + 2, dtype=np.int64)
     offsets[1:] = np.cumsum(counts)
-    codes = joined["split"].replace_strict(SPLIT_CODE, return_dtype=pl.Int8).to_numpy()
     return SequenceData(
         path=path,
         meta=meta,
         n_users=n_users,
         n_items=n_items,
         offsets=offsets,
-        items=joined["item_idx"].to_numpy().astype(np.int32),
-        timestamps=joined["timestamp"].to_numpy().astype(np.int64),
-        split=codes.astype(np.int8),
+        items=np.asarray(inter["item_idx"].to_numpy(), dtype=np.int32),
+        timestamps=np.asarray(inter["timestamp"].to_numpy(), dtype=np.int64),
+        split=codes,
         item_ids=[""] + items["item_id"].cast(pl.Utf8).to_list(),
     )
+
+
+def _read(path: Path, name: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    """The named columns of one of the dataset's parquet files, or a one-line error."""
+    file = path / f"{name}.parquet"
+    try:
+        present = pl.read_parquet_schema(file)
+        missing = [c for c in columns if c not in present]
+        if missing:
+            raise SpecrecError(f"dataset '{path}': {name}.parquet lacks column(s) {missing}")
+        return pl.read_parquet(file, columns=list(columns))
+    except SpecrecError:
+        raise
+    except Exception as exc:  # pyarrow/polars raise many types for corrupt files
+        raise SpecrecError(f"dataset '{path}' has an unreadable parquet file ({exc}); rerun preprocess")
+
+
+def _aligned(user: np.ndarray, position: np.ndarray, splits: pl.DataFrame) -> bool:
+    """Whether splits.parquet labels the interactions row by row (preprocess writes it so)."""
+    return splits.height == len(user) and bool(
+        np.array_equal(splits["user_idx"].to_numpy(), user)
+        and np.array_equal(splits["position"].to_numpy(), position)
+    )
+
+
+def _sorted(user: np.ndarray, position: np.ndarray) -> bool:
+    """Whether the events are in (user, position) order, each pair once."""
+    if len(user) < 2:
+        return True
+    step_user = np.diff(user.astype(np.int64))
+    step_position = np.diff(position.astype(np.int64))
+    return bool(np.all((step_user > 0) | ((step_user == 0) & (step_position > 0))))
