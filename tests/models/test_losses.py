@@ -100,3 +100,30 @@ def test_unknown_loss_and_bad_options():
     with pytest.raises(SpecrecError):
         build_loss("bce", negatives=0)
     assert set(LOSSES.names()) == {"bce", "ce", "gbce", "infonce", "sampled-softmax"}
+
+
+@pytest.mark.parametrize("name, options", [("infonce", {}), ("sampled-softmax", {}),
+                                           ("bce", {"negatives": 3}), ("gbce", {"negatives": 5})])
+def test_dense_and_gathered_scoring_agree_in_loss_and_gradients(problem, monkeypatch, name, options):
+    import specrec.models.losses.base as base
+
+    user, targets, table = problem
+    bias = torch.randn(21, generator=torch.Generator().manual_seed(3))
+    results = []
+    for rows_per_sample in (10**6, 0):  # every table dense, then every table gathered
+        monkeypatch.setattr(base, "DENSE_ROWS_PER_SAMPLE", rows_per_sample)
+        u, t, b = (x.clone().requires_grad_(True) for x in (user, table, bias))
+        loss = build_loss(name, **options)(u, targets, t, b, torch.Generator().manual_seed(4))
+        loss.backward()
+        results.append((loss.detach(), u.grad, t.grad, b.grad))
+    # the two paths sum the same 4 products in another order: float32 rounding, a few ulps
+    for dense, gathered in zip(*results):
+        torch.testing.assert_close(dense, gathered, rtol=1e-5, atol=1e-6)
+
+
+def test_dense_scoring_rule():
+    from specrec.models.losses.base import DENSE_ROWS_PER_SAMPLE, dense_scoring
+
+    assert DENSE_ROWS_PER_SAMPLE == 64
+    assert dense_scoring(4_160, 65) and not dense_scoring(4_161, 65)  # InfoNCE's 1 + 64 items
+    assert not dense_scoring(26_745, 129)  # sampled softmax at ML-20M gathers

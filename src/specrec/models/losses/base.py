@@ -68,7 +68,23 @@ def uniform_negatives(
     return negatives
 
 
+DENSE_ROWS_PER_SAMPLE = 64
+"""Score sampled items through the whole table when it has at most this many rows per sampled
+item: one `[M, N+1]` matmul, forward and backward, then costs less than gathering `M·J` rows of D
+and scattering their gradient back (measured at M = 300, D = 128, J = 65 on one core: 6× faster
+at N = 1,349, 3× at N = 4,000, slower from N ≈ 12,000)."""
+
+
+def dense_scoring(n_rows: int, n_sampled: int) -> bool:
+    """Whether `scores_of` scores a table of `n_rows` through one matmul for `n_sampled` items."""
+    return n_rows <= DENSE_ROWS_PER_SAMPLE * n_sampled
+
+
 def scores_of(user: Tensor, items: Tensor, table: Tensor, bias: Tensor | None) -> Tensor:
-    """⟨u_m, e_items[m, j]⟩ (+ bias) for `items [M, J]` -> `[M, J]`."""
-    scores = torch.einsum("md,mjd->mj", user, table[items])
+    """⟨u_m, e_items[m, j]⟩ (+ bias) for `items [M, J]` -> `[M, J]`: (U Eᵀ) gathered at `items`
+    for a small table (`dense_scoring`), else a batched product with the gathered rows."""
+    if dense_scoring(table.size(0), items.size(1)):
+        scores = (user @ table.T).gather(1, items)
+    else:
+        scores = torch.einsum("md,mjd->mj", user, table[items])
     return scores if bias is None else scores + bias[items]

@@ -8,7 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from specrec.models.losses.base import LOSSES, Loss, LossConfig, uniform_negatives
+from specrec.models.losses.base import (
+    LOSSES,
+    Loss,
+    LossConfig,
+    dense_scoring,
+    scores_of,
+    uniform_negatives,
+)
 
 
 @dataclass
@@ -31,8 +38,10 @@ class InfoNCE(Loss):
     ) -> Tensor:
         negatives = uniform_negatives(targets, table.size(0) - 1, self.config.negatives, generator, True)
         items = torch.cat([targets[:, None], negatives], dim=1)
-        cosine = torch.einsum(
-            "md,mjd->mj", F.normalize(user, dim=-1), F.normalize(table[items], dim=-1)
-        )
+        unit_user = F.normalize(user, dim=-1)
+        if dense_scoring(table.size(0), items.size(1)):  # unit rows of the whole (small) table
+            cosine = scores_of(unit_user, items, F.normalize(table, dim=-1), None)
+        else:  # unit rows of the sampled items only
+            cosine = torch.einsum("md,mjd->mj", unit_user, F.normalize(table[items], dim=-1))
         labels = torch.zeros(user.size(0), dtype=torch.long, device=user.device)
         return F.cross_entropy(cosine / self.config.tau, labels)
