@@ -49,6 +49,7 @@ def train_child(args) -> dict:
     from specrec.runs.model import build_model
     from specrec.train.loop import Objective
     from specrec.train.samples import Samples
+    from specrec.train.train import adam
 
     options = dict(pair.split("=", 1) for pair in args.loss_opt)
     options = {k: int(v) if v.isdigit() else v for k, v in options.items()}
@@ -59,7 +60,7 @@ def train_child(args) -> dict:
     data = load_dataset(args.dataset)
     model = build_model(config, data.n_items, None)
     objective = Objective(model, build_loss(config.loss, **config.loss_options))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = adam(model, config, torch.device("cpu"))
     samples = Samples(data, config.max_len, config.samples)
     batches = (batch for epoch in range(10**6)
                for batch in samples.batches(config.batch_size, epoch=epoch, seed=0))

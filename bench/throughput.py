@@ -18,6 +18,7 @@ from specrec.data.dataset import load_dataset
 from specrec.models.losses import build_loss
 from specrec.train.loop import Objective
 from specrec.train.samples import Samples
+from specrec.train.train import adam
 from specrec.runs.config import TrainConfig
 from specrec.runs.model import build_model
 
@@ -27,7 +28,7 @@ def measure(data, backbone: str, samples_mode: str, steps: int, warmup: int) -> 
     config.validate()
     model = build_model(config, data.n_items, None)
     objective = Objective(model, build_loss("ce"))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = adam(model, config, torch.device("cpu"))
     samples = Samples(data, config.max_len, samples_mode)
     cloze = None
     if not model.backbone.causal:
