@@ -16,11 +16,11 @@ import torch
 
 from specrec.data.dataset import load_dataset
 from specrec.models.losses import build_loss
+from specrec.runs.config import TrainConfig
+from specrec.runs.model import build_model
 from specrec.train.loop import Objective
 from specrec.train.samples import Samples
 from specrec.train.train import adam
-from specrec.runs.config import TrainConfig
-from specrec.runs.model import build_model
 
 
 def measure(data, backbone: str, samples_mode: str, steps: int, warmup: int) -> dict:

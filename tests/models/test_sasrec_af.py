@@ -9,6 +9,7 @@ import torch
 
 import specrec.models.backbones  # noqa: F401  (registers every backbone)
 from specrec.models.base import build_backbone, gather_last
+from specrec.models.dropout import Dropout
 
 DIM, MAX_LEN = 8, 6
 
@@ -81,7 +82,7 @@ def test_the_last_item_always_sits_at_position_l_minus_1():
 def test_one_block_one_head_no_output_projection_and_dropout_01_by_default():
     net = build_backbone("sasrec-af", 20, dim=DIM, max_len=MAX_LEN)
     assert len(net.blocks) == 1 and net.blocks[0].n_heads == 1
-    assert {m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
+    assert {m.p for m in net.modules() if isinstance(m, Dropout)} == {0.1}
     block_weights = sum(p.numel() for p in net.blocks[0].parameters())
     # W_q, W_k, W_v, W_1, W_2 (D×D + D each) and three LayerNorms (2D each): no W_o
     assert block_weights == 5 * (DIM * DIM + DIM) + 3 * 2 * DIM

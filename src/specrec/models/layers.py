@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from specrec.models.dropout import Dropout
 
 
 class TransformerLayer(nn.Module):
@@ -26,27 +29,32 @@ class TransformerLayer(nn.Module):
         if dim % n_heads:
             raise ValueError(f"dim {dim} is not divisible by n_heads {n_heads}")
         self.n_heads = n_heads
-        self.attn_dropout = attn_dropout
+        self.attn_dropout = Dropout(attn_dropout)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.ffn_in = nn.Linear(dim, inner_size)
         self.ffn_out = nn.Linear(inner_size, dim)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.activation = {"gelu": F.gelu, "relu": F.relu}[activation]
 
     def forward(self, x: Tensor, attn_mask: Tensor) -> Tensor:
         """`x [B, L, D]`, `attn_mask [B, 1, L, L]` additive (0 = attend, large negative = not)."""
         batch, length, dim = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, dim // self.n_heads).unbind(2)
-        attended = F.scaled_dot_product_attention(
-            q.transpose(1, 2),
-            k.transpose(1, 2),
-            v.transpose(1, 2),
-            attn_mask=attn_mask,
-            dropout_p=self.attn_dropout if self.training else 0.0,
+        q, k, v = (
+            t.transpose(1, 2)
+            for t in self.qkv(x).view(batch, length, 3, self.n_heads, dim // self.n_heads).unbind(2)
         )
+        if self.training and self.attn_dropout.p > 0 and x.device.type == "cpu":
+            # SDPA's own definition, with the cheaper dropout mask on its weights
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.size(-1)) + attn_mask
+            attended = self.attn_dropout(torch.softmax(scores, dim=-1)) @ v
+        else:
+            attended = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask,
+                dropout_p=self.attn_dropout.p if self.training else 0.0,
+            )  # fmt: skip
         attended = attended.transpose(1, 2).reshape(batch, length, dim)
         x = self.norm1(x + self.dropout(self.out(attended)))
         return self.norm2(x + self.dropout(self.ffn_out(self.activation(self.ffn_in(x)))))

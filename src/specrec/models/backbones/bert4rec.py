@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
 from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.dropout import Dropout
 from specrec.models.layers import additive_mask, init_normal, transformer_stack
 
 
@@ -53,7 +54,7 @@ class BERT4Rec(Backbone):
             )
         self.position = nn.Embedding(config.max_len, config.dim)
         self.norm = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.dropout = Dropout(config.hidden_dropout)
         self.layers = transformer_stack(config)
         self.head = nn.Linear(config.dim, config.dim)
         self.head_norm = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)

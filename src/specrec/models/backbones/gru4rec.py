@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
 from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.dropout import Dropout
 
 
 @dataclass
@@ -37,7 +38,7 @@ class GRU4Rec(Backbone):
             raise SpecrecError(
                 f"gru4rec: dropout_prob must be in [0, 1), got {config.dropout_prob}"
             )
-        self.dropout = nn.Dropout(config.dropout_prob)
+        self.dropout = Dropout(config.dropout_prob)
         self.gru = nn.GRU(
             input_size=config.dim,
             hidden_size=config.hidden_size,

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
 from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.dropout import Dropout
 
 RAB_MODES = ("none", "position", "position+time")
 NORM_EPS = 1e-6
@@ -71,7 +72,7 @@ class HSTULayer(nn.Module):
         nn.init.normal_(self.uvqk.weight, 0.0, config.init_std)
         self.out = nn.Linear(heads * v_dim, config.dim)  # bias keeps PyTorch's default init
         nn.init.xavier_uniform_(self.out.weight)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.rel_bias = (
             None
             if config.rab == "none"
@@ -135,7 +136,7 @@ class HSTU(Backbone):
         self.n_total = config.max_len + 1
         self.position = nn.Embedding(self.n_total, config.dim)
         nn.init.xavier_normal_(self.position.weight)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(
             HSTULayer(config, qk_dim, v_dim, self.n_total) for _ in range(config.n_layers)
         )

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.dropout import Dropout
 from specrec.models.layers import additive_mask, init_normal, transformer_stack
 
 
@@ -38,7 +39,7 @@ class SASRec(Backbone):
         super().__init__(config, n_items)
         self.position = nn.Embedding(config.max_len, config.dim)
         self.norm = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.dropout = Dropout(config.hidden_dropout)
         self.layers = transformer_stack(config)
         self.apply(lambda m: init_normal(m, config.init_std))
 

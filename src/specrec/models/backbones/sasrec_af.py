@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.dropout import Dropout
 
 MASKED = -(2.0**32) + 1  # the reference code's fill for masked scores
 
@@ -37,11 +38,11 @@ class AlphaFuseBlock(nn.Module):
         self.query = nn.Linear(dim, dim)
         self.key = nn.Linear(dim, dim)
         self.value = nn.Linear(dim, dim)
-        self.attn_dropout = nn.Dropout(dropout)
+        self.attn_dropout = Dropout(dropout)
         self.ffn_norm = nn.LayerNorm(dim, eps=eps)
         self.ffn_in = nn.Linear(dim, dim)  # a Conv1d(D, D, 1) has the same weights and init
         self.ffn_out = nn.Linear(dim, dim)
-        self.ffn_dropout = nn.Dropout(dropout)
+        self.ffn_dropout = Dropout(dropout)
         self.ffn_residual_norm = nn.LayerNorm(dim, eps=eps)
 
     def forward(self, s: Tensor, allowed: Tensor) -> Tensor:
@@ -83,7 +84,7 @@ class SASRecAF(Backbone):
         if not 0 <= config.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), not {config.dropout}")
         self.position = nn.Embedding(config.max_len, config.dim)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             AlphaFuseBlock(config.dim, config.n_heads, config.dropout, config.layer_norm_eps)
             for _ in range(config.n_layers)

@@ -6,12 +6,18 @@ import torch
 from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
-from specrec.models.embedders.base import EMBEDDERS, ItemEmbedder, zero_padding_row
+from specrec.models.embedders.base import EMBEDDERS, ItemEmbedder
 from specrec.transform.store import TransformTable
 
 
 class TrainableTable(ItemEmbedder):
-    """E ∈ R^{(N+1)×D}, all rows trainable except the padding row 0 (kept at zero)."""
+    """E ∈ R^{(N+1)×D}, all rows trainable except the padding row 0 (kept at zero).
+
+    The table is the parameter itself, with no copy per step: row 0 is zeroed at init and on
+    every load, and its gradient is zeroed once accumulated, so Adam (whose update of a zero row
+    with zero gradient and moments is zero, weight decay included) never moves it. The outputs
+    and the other rows' gradients are those of E·mask, without its two `[N+1, D]` passes.
+    """
 
     def __init__(self, n_items: int, dim: int, init: Tensor | None = None, std: float = 0.02):
         super().__init__(n_items, dim)
@@ -21,9 +27,21 @@ class TrainableTable(ItemEmbedder):
         else:
             with torch.no_grad():
                 self.weight.copy_(init)
+        self._zero_padding()
+        self.weight.register_post_accumulate_grad_hook(_zero_padding_grad)
+        self.register_load_state_dict_post_hook(lambda module, _keys: module._zero_padding())
+
+    def _zero_padding(self) -> None:
+        with torch.no_grad():
+            self.weight[0].zero_()
 
     def forward(self) -> Tensor:
-        return zero_padding_row(self.weight)
+        return self.weight
+
+
+def _zero_padding_grad(weight: Tensor) -> None:
+    if weight.grad is not None:
+        weight.grad[0].zero_()
 
 
 @EMBEDDERS.register("id")

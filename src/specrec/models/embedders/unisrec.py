@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
+from specrec.models.dropout import Dropout
 from specrec.models.embedders.base import EMBEDDERS, ItemEmbedder, zero_padding_row
 from specrec.models.embedders.morec import (
     adapter_settings,
@@ -24,7 +25,7 @@ class ParametricWhitening(nn.Module):
 
     def __init__(self, input_dim: int, dim: int, dropout: float) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.shift = nn.Parameter(torch.zeros(input_dim))
         self.linear = nn.Linear(input_dim, dim, bias=False)
         nn.init.normal_(self.linear.weight, 0.0, 0.02)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
+from specrec.models.dropout import Dropout
 from specrec.models.embedders.base import EMBEDDERS, ItemEmbedder, zero_padding_row
 from specrec.models.embedders.morec import adapter_settings, frozen_basis, real_option
 from specrec.transform.store import TransformTable
@@ -22,7 +23,7 @@ def projector(width: int, dim: int, dropout: float, std: float) -> nn.Sequential
         linear = nn.Linear(size_in, size_out)
         nn.init.normal_(linear.weight, 0.0, std)
         nn.init.zeros_(linear.bias)
-        layers += [nn.Dropout(dropout), linear, nn.ReLU()]
+        layers += [Dropout(dropout), linear, nn.ReLU()]
     return nn.Sequential(*layers)
 
 
