@@ -53,3 +53,13 @@ def test_an_init_table_is_copied_with_row_zero_cleared():
     embedder = TrainableTable(n_items=3, dim=3, init=init)
     assert torch.equal(embedder()[0], torch.zeros(3)) and torch.equal(embedder()[1:], init[1:])
     assert init[0].abs().sum() > 0  # the caller's tensor is untouched
+
+
+def test_a_padding_row_moved_outside_the_hook_is_zeroed_before_use():
+    embedder = TrainableTable(n_items=4, dim=2)
+    with torch.no_grad():
+        embedder.weight[0] = 3.0  # as an all-reduced DDP bucket could leave it
+    table = embedder()
+    assert torch.equal(table[0], torch.zeros(2))
+    table.sum().backward()  # zeroing happened before the graph: backward still works
+    assert torch.equal(embedder.weight.grad[0], torch.zeros(2))

@@ -33,8 +33,8 @@ class Dropout(nn.Module):
     """y = x ⊙ m / q̂ in training, y = x in eval;  m_i ~ Bernoulli(q̂),  q̂ = T / 2¹⁶,  T = round((1 − p)·2¹⁶).
 
     On CPU the mask is `keep_mask` (q̂ = 1 − p to within 2⁻¹⁷; the scale 1/q̂ keeps E[y] = x
-    exactly), about 5× cheaper than `nn.Dropout`, whose mask draws once per element. On other
-    devices it is `F.dropout` (a fused kernel there).
+    exactly), about 1.7× cheaper forward and backward than `nn.Dropout`, whose mask draws once
+    per element. On other devices it is `F.dropout` (a fused kernel there).
     """
 
     def __init__(self, p: float = 0.5) -> None:

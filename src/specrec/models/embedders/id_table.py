@@ -15,7 +15,8 @@ class TrainableTable(ItemEmbedder):
 
     The table is the parameter itself, with no copy per step: row 0 is zeroed at init and on
     every load, and its gradient is zeroed once accumulated, so Adam (whose update of a zero row
-    with zero gradient and moments is zero, weight decay included) never moves it. The outputs
+    with zero gradient and moments is zero, weight decay included) never moves it; should anything
+    else move it, the next forward zeroes it before the table is used. The outputs
     and the other rows' gradients are those of E·mask, without its two `[N+1, D]` passes.
     """
 
@@ -36,6 +37,8 @@ class TrainableTable(ItemEmbedder):
             self.weight[0].zero_()
 
     def forward(self) -> Tensor:
+        if self.weight[0].any():  # moved by an update that bypassed the gradient hook (DDP's buckets)
+            self._zero_padding()
         return self.weight
 
 
