@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from specrec.errors import SpecrecError
 from specrec.models.losses import build_loss
+from specrec.models.losses import ce
 from specrec.models.losses.ce import _shifted_logsumexp
 
 M, D, N = 13, 6, 29
@@ -102,3 +103,32 @@ def test_bf16_autocast_user_vectors_are_summed_in_float32():
     assert user.dtype == torch.bfloat16 and value.dtype == torch.float32
     exact = F.cross_entropy(user.float() @ table[1:].T, targets - 1)  # the same bf16 vectors
     torch.testing.assert_close(value, exact, rtol=1e-5, atol=1e-5)
+
+
+def test_blocks_split_rows_and_items_within_the_cache_budget(monkeypatch):
+    cpu = torch.device("cpu")
+    assert ce.block_shape(1600, 4096, cpu) == (512, 512)   # 2^18 scores, square
+    assert ce.block_shape(1600, 64, cpu) == (1600, 64)     # every row fits beside 64 items
+    assert ce.block_shape(100, 4096, cpu) == (100, 512)
+    assert ce.block_shape(1600, 4096, torch.device("meta")) == (1600, 4096)  # off CPU: all rows
+    # shrink the budget so that M = 13 rows take two row blocks and N = 29 items eight item blocks
+    monkeypatch.setattr(ce, "BLOCK_SCORES", 36)
+    monkeypatch.setattr(ce, "ROWS_PER_BLOCK_MIN", 1)
+    assert ce.block_shape(M, 4, cpu) == (9, 4)
+    user, table, bias, targets = inputs(True, seed=5)
+    full_value, full_grads = value_and_grads(build_loss("ce", chunk=N), user, table, bias, targets)
+    value, grads = value_and_grads(build_loss("ce", chunk=4), user, table, bias, targets)
+    torch.testing.assert_close(value, full_value, rtol=1e-13, atol=1e-13)
+    for got, want in zip(grads, full_grads):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-13)
+
+
+def test_the_default_streams_blocks_on_cpu(monkeypatch):
+    calls = []
+    original = ce.ChunkedLogSumExp.apply
+    monkeypatch.setattr(ce.ChunkedLogSumExp, "apply", lambda *a: calls.append(a[3]) or original(*a))
+    user, table, bias, targets = inputs(False)
+    monkeypatch.setattr(ce, "BLOCK_ITEMS", 8)
+    value_and_grads(build_loss("ce"), user, table, bias, targets)
+    value_and_grads(build_loss("ce", chunk=N), user, table, bias, targets)  # >= N: whole logits
+    assert calls == [8]

@@ -14,16 +14,18 @@ from specrec.models.losses.base import LOSSES, Loss, LossConfig
 
 @dataclass
 class FullSoftmaxConfig(LossConfig):
-    chunk: int | None = None  # items per block of the streamed log-sum-exp; None: all at once
+    chunk: int | None = None  # most items per block of the streamed log-sum-exp; >= N: all at once
 
 
 @LOSSES.register("ce")
 class FullSoftmaxCE(Loss):
     """ℓ = −s_p + log Σ_{j=1..N} exp s_j,  s_j = ⟨u, e_j⟩ (+ b_j); the padding row is no class.
 
-    With `chunk` C the log-sum-exp is streamed over blocks of C items, forward and backward
-    (`chunked_logsumexp`), so memory is M × C instead of M × N; the value and gradients are the
-    full softmax's.
+    The log-sum-exp is streamed over blocks of at most `chunk` items, forward and backward
+    (`ChunkedLogSumExp`), so memory is one block instead of M × N; the value and gradients are the
+    full softmax's. On CPU each block also holds at most 2^18 scores, so that it stays in the
+    cache, and `chunk` None means 512 items per block; on other devices None means the whole
+    M × N logits in one `F.cross_entropy`, as does a `chunk` >= N everywhere.
     """
 
     Config = FullSoftmaxConfig
@@ -37,8 +39,10 @@ class FullSoftmaxCE(Loss):
     def __call__(
         self, user: Tensor, targets: Tensor, table: Tensor, bias: Tensor | None, generator: torch.Generator
     ) -> Tensor:
-        items = table[1:]
-        if self.config.chunk is None or self.config.chunk >= items.size(0):
+        items, chunk = table[1:], self.config.chunk
+        if chunk is None and user.device.type == "cpu":
+            chunk = BLOCK_ITEMS
+        if chunk is None or chunk >= items.size(0):
             logits = user @ items.T
             if bias is not None:
                 logits = logits + bias[1:]
@@ -49,7 +53,7 @@ class FullSoftmaxCE(Loss):
         positive = (user * table[targets]).sum(dim=1)
         if bias is not None:
             positive = positive + widened(bias[targets])
-        lse = ChunkedLogSumExp.apply(user, items, scale, self.config.chunk, positive.detach())
+        lse = ChunkedLogSumExp.apply(user, items, scale, chunk, positive.detach())
         return (lse - positive).mean()
 
 
@@ -58,12 +62,32 @@ def widened(tensor: Tensor) -> Tensor:
     return tensor.float() if tensor.is_floating_point() and tensor.element_size() < 4 else tensor
 
 
+BLOCK_SCORES = 2**18  # scores per block on CPU: 1 MiB in float32, which stays in a core's L2
+BLOCK_ITEMS = 512     # items per block on CPU: square blocks of 2^18 scores are the fastest
+ROWS_PER_BLOCK_MIN = 16
+
+
+def block_shape(rows: int, chunk: int, device: torch.device) -> tuple[int, int]:
+    """(rows, items) of one block: at most `chunk` items, and on CPU at most `BLOCK_SCORES`
+    scores, as square as that allows; elsewhere every row (one kernel per block of items).
+
+    A block of the whole batch × `chunk` items (26 MB at 1,600 rows × 4,096 items) leaves the
+    cache between the matmul that writes it and the exp and sums that read it; blocks of 2^18
+    scores do not, which took the chunked CE from 84 to 115 GFLOP/s on one Xeon core
+    (bench/results/scale.md)."""
+    if device.type != "cpu":
+        return rows, chunk
+    items = min(chunk, BLOCK_ITEMS)
+    return max(ROWS_PER_BLOCK_MIN, min(rows, BLOCK_SCORES // items)), items
+
+
 class ChunkedLogSumExp(torch.autograd.Function):
-    """lse_m = log Σ_j exp(⟨u_m, w_j⟩ + b_j) over blocks of `chunk` items, shifted by `shift` (the
-    target logits; `_shifted_logsumexp`, falling back to `_blockwise_logsumexp` on overflow);
-    backward recomputes each block's softmax P_mj = exp(⟨[u_m, 1, −lse_m], [w_j, b_j, 1]⟩), the
-    bias and −lse folded into the matmul so that one in-place exp is the only pass over the block
-    (in the inputs' dtype, also under bf16 autocast: −lse rounded to bf16 would bias every term):
+    """lse_m = log Σ_j exp(⟨u_m, w_j⟩ + b_j) over blocks of rows × items (`block_shape`), shifted
+    by `shift` (the target logits; `_shifted_logsumexp`, falling back to `_blockwise_logsumexp` on
+    overflow); backward recomputes each block's softmax P_mj = exp(⟨[u_m, 1, −lse_m], [w_j, b_j,
+    1]⟩), the bias and −lse folded into the matmul so that one in-place exp is the only pass over
+    the block (in the inputs' dtype, also under bf16 autocast: −lse rounded to bf16 would bias
+    every term), and takes the item and bias gradients from one product with [g_m u_m, g_m]:
     ∂/∂u_m = g_m Σ_j P_mj w_j,  ∂/∂w_j = Σ_m P_mj g_m u_m,  ∂/∂b_j = Σ_m P_mj g_m."""
 
     @staticmethod
@@ -84,35 +108,45 @@ class ChunkedLogSumExp(torch.autograd.Function):
     @staticmethod
     def _gradients(ctx, grad_lse: Tensor):
         user, items, bias, lse = ctx.saved_tensors
-        shifted = torch.cat([user, user.new_ones(user.size(0), 1), -lse[:, None]], dim=1)
-        scaled = user * grad_lse[:, None]
+        rows, width = block_shape(user.size(0), ctx.chunk, user.device)
+        shifted = _with_shift(user, lse)
+        scaled = torch.cat([user * grad_lse[:, None], grad_lse[:, None]], dim=1)  # [g u, g]
         grad_user = torch.zeros_like(user)
-        grad_items = torch.empty_like(items)
-        grad_bias = torch.empty_like(bias) if ctx.needs_input_grad[2] else None
-        ones = items.new_ones(min(ctx.chunk, items.size(0)), 1)
-        for start in range(0, items.size(0), ctx.chunk):
-            stop = min(start + ctx.chunk, items.size(0))
-            block = items[start:stop]
-            extended = torch.cat([block, bias[start:stop, None], ones[: stop - start]], dim=1)
-            probs = (shifted @ extended.T).exp_()  # softmax of the block, [M, C]
-            grad_user.addmm_(probs, block)
-            torch.mm(probs.T, scaled, out=grad_items[start:stop])
-            if grad_bias is not None:
-                torch.mv(probs.T, grad_lse, out=grad_bias[start:stop])
-        return grad_user * grad_lse[:, None], grad_items, grad_bias, None, None
+        grad_extended = torch.zeros(items.size(0), items.size(1) + 1, dtype=items.dtype,
+                                    device=items.device)  # [∂/∂w_j, ∂/∂b_j]
+        for start in range(0, items.size(0), width):
+            block, extended = items[start : start + width], _extended(items, bias, start, width)
+            grad_block = grad_extended[start : start + width]
+            for row in range(0, user.size(0), rows):
+                probs = (shifted[row : row + rows] @ extended.T).exp_()  # the block's softmax
+                grad_user[row : row + rows].addmm_(probs, block)
+                grad_block.addmm_(probs.T, scaled[row : row + rows])
+        grad_bias = grad_extended[:, -1] if ctx.needs_input_grad[2] else None
+        return grad_user * grad_lse[:, None], grad_extended[:, :-1], grad_bias, None, None
+
+
+def _with_shift(user: Tensor, shift: Tensor) -> Tensor:
+    """[u_m, 1, −c_m]: its product with `_extended`'s [w_j, b_j, 1] is s_mj − c_m."""
+    return torch.cat([user, user.new_ones(user.size(0), 1), -shift[:, None]], dim=1)
+
+
+def _extended(items: Tensor, bias: Tensor, start: int, width: int) -> Tensor:
+    """[w_j, b_j, 1] for the items start .. start + width − 1."""
+    block = items[start : start + width]
+    return torch.cat([block, bias[start : start + width, None], block.new_ones(block.size(0), 1)], dim=1)
 
 
 def _shifted_logsumexp(user: Tensor, items: Tensor, bias: Tensor, chunk: int, shift: Tensor) -> Tensor:
     """c_m + log Σ_j exp(s_mj − c_m) with c_m = `shift` (the target's logit, one of the s_mj, so the
     sum is >= 1 and blocks far below it underflow harmlessly): one matmul with −c folded in, one
     in-place exp and one row sum per block."""
-    shifted = torch.cat([user, user.new_ones(user.size(0), 1), -shift[:, None]], dim=1)
+    rows, width = block_shape(user.size(0), chunk, user.device)
+    shifted = _with_shift(user, shift)
     total = user.new_zeros(user.size(0))
-    ones = items.new_ones(min(chunk, items.size(0)), 1)
-    for start in range(0, items.size(0), chunk):
-        stop = min(start + chunk, items.size(0))
-        extended = torch.cat([items[start:stop], bias[start:stop, None], ones[: stop - start]], dim=1)
-        total += (shifted @ extended.T).exp_().sum(dim=1)
+    for start in range(0, items.size(0), width):
+        extended = _extended(items, bias, start, width)
+        for row in range(0, user.size(0), rows):
+            total[row : row + rows] += (shifted[row : row + rows] @ extended.T).exp_().sum(dim=1)
     return shift + torch.log(total)
 
 
