@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import specrec.models.backbones  # noqa: F401  (registers every backbone)
-from specrec.models.base import BACKBONES, Backbone, build_backbone
+from specrec.models.base import BACKBONES, Backbone, build_backbone, gather_last
 from specrec.models.dual_view import DualView
 
 DIM = 16
@@ -146,6 +146,21 @@ def test_pad_content_does_not_change_valid_outputs(name, options):
     for row, seq in enumerate(seqs):
         n = len(seq.vectors)
         torch.testing.assert_close(noisy[row, :n], clean[row, :n], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("name", "options"), CASES)
+def test_last_hidden_is_the_full_forward_at_each_rows_last_position(name, options):
+    model = make_model(name, options)
+    seqs = random_sequences([1, 4, 9, 10, 6], seed=11)
+    batch = collate(seqs, width=10, pad_noise_seed=12)
+    for with_time in (True, False):
+        kwargs = {"masked": None if model.causal else batch.masked,
+                  "timestamps": batch.timestamps if with_time else None}
+        full = gather_last(model(batch.x, batch.lengths, **kwargs), batch.lengths)
+        last = model.last_hidden(batch.x, batch.lengths, **kwargs)
+        assert last.shape == (5, DIM)
+        # float64, the same products in another grouping: a few ulps of values of order 1
+        torch.testing.assert_close(last, full, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(("name", "options"), CAUSAL)

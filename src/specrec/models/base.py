@@ -53,6 +53,18 @@ class Backbone(nn.Module):
     ) -> Tensor:
         raise NotImplementedError
 
+    def last_hidden(
+        self,
+        x: Tensor,
+        lengths: Tensor,
+        *,
+        masked: Tensor | None = None,
+        timestamps: Tensor | None = None,
+    ) -> Tensor:
+        """`[B, D]`: the hidden state at index `length − 1` of each row, the one ranking scores.
+        A backbone may override it to skip work that this position does not depend on."""
+        return gather_last(self.forward(x, lengths, masked=masked, timestamps=timestamps), lengths)
+
     def item_bias(self) -> Tensor | None:
         """Optional output bias `[n_items + 1]` added to every item's logit."""
         return None
@@ -81,7 +93,12 @@ def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def last_index(lengths: Tensor) -> Tensor:
+    """`[B]`: the index `length − 1` of each row's last item (0 for an empty row)."""
+    return (lengths - 1).clamp(min=0)
+
+
 def gather_last(hidden: Tensor, lengths: Tensor) -> Tensor:
     """The hidden state at index `length - 1` of each row: `[B, L, D] -> [B, D]`."""
-    index = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, hidden.size(-1))
+    index = last_index(lengths).view(-1, 1, 1).expand(-1, 1, hidden.size(-1))
     return hidden.gather(1, index).squeeze(1)

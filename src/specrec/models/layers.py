@@ -39,13 +39,24 @@ class TransformerLayer(nn.Module):
         self.dropout = Dropout(hidden_dropout)
         self.activation = {"gelu": F.gelu, "relu": F.relu}[activation]
 
-    def forward(self, x: Tensor, attn_mask: Tensor) -> Tensor:
-        """`x [B, L, D]`, `attn_mask [B, 1, L, L]` additive (0 = attend, large negative = not)."""
+    def forward(self, x: Tensor, attn_mask: Tensor, query: Tensor | None = None) -> Tensor:
+        """`x [B, L, D]`, `attn_mask [B, 1, L or 1, L]` additive (0 = attend, large negative = not).
+
+        With `query [B]` (a position per row) only that position's output is computed, `[B, D]`:
+        its keys and values still come from every position, but its query, the attention output,
+        the residuals and the feed-forward part are one row instead of L."""
         batch, length, dim = x.shape
-        q, k, v = (
-            t.transpose(1, 2)
-            for t in self.qkv(x).view(batch, length, 3, self.n_heads, dim // self.n_heads).unbind(2)
-        )
+        if query is None:
+            q, k, v = (t.transpose(1, 2) for t in self._heads(self.qkv(x), 3).unbind(2))
+        else:
+            rows = torch.arange(batch, device=x.device)
+            weight_q, weight_kv = self.qkv.weight.split([dim, 2 * dim])
+            bias_q, bias_kv = self.qkv.bias.split([dim, 2 * dim])
+            k, v = (t.transpose(1, 2) for t in self._heads(F.linear(x, weight_kv, bias_kv), 2).unbind(2))
+            x = x[rows, query][:, None]
+            if attn_mask.size(2) > 1:  # one mask row per query (causal); else shared by all
+                attn_mask = attn_mask[rows, :, query][:, :, None]
+            q = self._heads(F.linear(x, weight_q, bias_q), 1)[:, :, 0].transpose(1, 2)
         if self.training and self.attn_dropout.p > 0 and x.device.type == "cpu":
             # SDPA's own definition, with the cheaper dropout mask on its weights
             scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.size(-1)) + attn_mask
@@ -55,9 +66,15 @@ class TransformerLayer(nn.Module):
                 q, k, v, attn_mask=attn_mask,
                 dropout_p=self.attn_dropout.p if self.training else 0.0,
             )  # fmt: skip
-        attended = attended.transpose(1, 2).reshape(batch, length, dim)
+        attended = attended.transpose(1, 2).reshape(batch, x.size(1), dim)
         x = self.norm1(x + self.dropout(self.out(attended)))
-        return self.norm2(x + self.dropout(self.ffn_out(self.activation(self.ffn_in(x)))))
+        out = self.norm2(x + self.dropout(self.ffn_out(self.activation(self.ffn_in(x)))))
+        return out if query is None else out[:, 0]
+
+    def _heads(self, projected: Tensor, parts: int) -> Tensor:
+        """`[B, L, parts·D] -> [B, L, parts, heads, D / heads]`."""
+        batch, length, width = projected.shape
+        return projected.view(batch, length, parts, self.n_heads, width // (parts * self.n_heads))
 
 
 def transformer_stack(config: Any) -> nn.ModuleList:

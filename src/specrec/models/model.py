@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from specrec.models.base import Backbone, gather_last
+from specrec.models.base import Backbone
 from specrec.models.embedders.base import ItemEmbedder
 
 
@@ -69,11 +69,9 @@ class SequentialRecommender(nn.Module):
         """User vectors `[B, D]` that score the next item of each history (used for ranking)."""
         table = self.item_table()
         if self.backbone.causal:
-            hidden = self.hidden(seq, lengths, table, timestamps=timestamps)
-            return self.score_user(gather_last(hidden, lengths))
+            return self.score_user(self.backbone.last_hidden(table[seq], lengths, timestamps=timestamps))
         seq, lengths, masked = append_mask_slot(seq, lengths, self.max_len)
-        hidden = self.hidden(seq, lengths, table, masked=masked, timestamps=None)
-        return self.score_user(gather_last(hidden, lengths))
+        return self.score_user(self.backbone.last_hidden(table[seq], lengths, masked=masked))
 
 
 def append_mask_slot(seq: Tensor, lengths: Tensor, max_len: int) -> tuple[Tensor, Tensor, Tensor]:

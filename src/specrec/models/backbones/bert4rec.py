@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
-from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.base import BACKBONES, Backbone, BackboneConfig, last_index, padding_mask
 from specrec.models.dropout import Dropout
 from specrec.models.layers import additive_mask, init_normal, transformer_stack
 
@@ -71,6 +71,32 @@ class BERT4Rec(Backbone):
         masked: Tensor | None = None,
         timestamps: Tensor | None = None,
     ) -> Tensor:
+        hidden, mask, valid = self._embedded(x, lengths, masked)
+        for layer in self.layers:
+            hidden = layer(hidden, mask)
+        hidden = self.head_norm(F.gelu(self.head(hidden)))
+        return hidden.masked_fill(~valid[..., None], 0.0)
+
+    def last_hidden(
+        self,
+        x: Tensor,
+        lengths: Tensor,
+        *,
+        masked: Tensor | None = None,
+        timestamps: Tensor | None = None,
+    ) -> Tensor:
+        """`forward(...)[b, length_b − 1]`, with the last layer and the head run for that
+        position only (the mask slot that ranking reads)."""
+        if not self.layers:
+            return super().last_hidden(x, lengths, masked=masked)
+        hidden, mask, _ = self._embedded(x, lengths, masked)
+        for layer in self.layers[:-1]:
+            hidden = layer(hidden, mask)
+        last = self.head_norm(F.gelu(self.head(self.layers[-1](hidden, mask, query=last_index(lengths)))))
+        return last.masked_fill((lengths < 1)[:, None], 0.0)
+
+    def _embedded(self, x: Tensor, lengths: Tensor, masked: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """h_0, the additive key-padding mask and the validity of each position."""
         length = x.size(1)
         if length > self.config.max_len:
             raise SpecrecError(
@@ -82,11 +108,7 @@ class BERT4Rec(Backbone):
             x = torch.where(masked[..., None], self.mask_vector.to(x.dtype), x)
         positions = torch.arange(length, device=x.device)
         hidden = self.dropout(self.norm(x + self.position(positions)[None]))
-        mask = additive_mask(valid, causal=False, dtype=hidden.dtype)
-        for layer in self.layers:
-            hidden = layer(hidden, mask)
-        hidden = self.head_norm(F.gelu(self.head(hidden)))
-        return hidden.masked_fill(~valid[..., None], 0.0)
+        return hidden, additive_mask(valid, causal=False, dtype=hidden.dtype), valid
 
     def item_bias(self) -> Tensor:
         """The learned per-item logit bias `[n_items + 1]` (zeros at init)."""

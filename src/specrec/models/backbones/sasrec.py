@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.base import BACKBONES, Backbone, BackboneConfig, last_index, padding_mask
 from specrec.models.dropout import Dropout
 from specrec.models.layers import additive_mask, init_normal, transformer_stack
 
@@ -51,10 +51,30 @@ class SASRec(Backbone):
         masked: Tensor | None = None,
         timestamps: Tensor | None = None,
     ) -> Tensor:
-        length = x.size(1)
-        positions = torch.arange(length, device=x.device)
-        hidden = self.dropout(self.norm(x + self.position(positions)[None]))
-        mask = additive_mask(padding_mask(lengths, length), causal=True, dtype=hidden.dtype)
+        hidden, mask = self._embedded(x, lengths)
         for layer in self.layers:
             hidden = layer(hidden, mask)
         return hidden
+
+    def last_hidden(
+        self,
+        x: Tensor,
+        lengths: Tensor,
+        *,
+        masked: Tensor | None = None,
+        timestamps: Tensor | None = None,
+    ) -> Tensor:
+        """`forward(...)[b, length_b − 1]`, with the last layer run for that position only."""
+        if not self.layers:
+            return super().last_hidden(x, lengths)
+        hidden, mask = self._embedded(x, lengths)
+        for layer in self.layers[:-1]:
+            hidden = layer(hidden, mask)
+        return self.layers[-1](hidden, mask, query=last_index(lengths))
+
+    def _embedded(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """h_0 and the additive causal, key-padding mask."""
+        length = x.size(1)
+        positions = torch.arange(length, device=x.device)
+        hidden = self.dropout(self.norm(x + self.position(positions)[None]))
+        return hidden, additive_mask(padding_mask(lengths, length), causal=True, dtype=hidden.dtype)
