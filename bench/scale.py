@@ -104,7 +104,8 @@ def train_child(args) -> dict:
                 step(batch)
             supervised = int((batch.targets > 0).sum())
             executed_per_target = counter.get_total_flops() / supervised
-            flops_per_target = executed_per_target - recomputed_flops(config, supervised, data.n_items) / supervised
+            recomputed = recomputed_flops(config, supervised, data.n_items)
+            flops_per_target = executed_per_target - recomputed / supervised
             continue
         started = time.perf_counter()
         loss = step(batch)

@@ -52,7 +52,8 @@ class TransformerLayer(nn.Module):
             rows = torch.arange(batch, device=x.device)
             weight_q, weight_kv = self.qkv.weight.split([dim, 2 * dim])
             bias_q, bias_kv = self.qkv.bias.split([dim, 2 * dim])
-            k, v = (t.transpose(1, 2) for t in self._heads(F.linear(x, weight_kv, bias_kv), 2).unbind(2))
+            keys_values = self._heads(F.linear(x, weight_kv, bias_kv), 2)
+            k, v = (t.transpose(1, 2) for t in keys_values.unbind(2))
             x = x[rows, query][:, None]
             if attn_mask.size(2) > 1:  # one mask row per query (causal); else shared by all
                 attn_mask = attn_mask[rows, :, query][:, :, None]

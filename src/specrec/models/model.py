@@ -69,7 +69,8 @@ class SequentialRecommender(nn.Module):
         """User vectors `[B, D]` that score the next item of each history (used for ranking)."""
         table = self.item_table()
         if self.backbone.causal:
-            return self.score_user(self.backbone.last_hidden(table[seq], lengths, timestamps=timestamps))
+            user = self.backbone.last_hidden(table[seq], lengths, timestamps=timestamps)
+            return self.score_user(user)
         seq, lengths, masked = append_mask_slot(seq, lengths, self.max_len)
         return self.score_user(self.backbone.last_hidden(table[seq], lengths, masked=masked))
 

@@ -92,10 +92,13 @@ class BERT4Rec(Backbone):
         hidden, mask, _ = self._embedded(x, lengths, masked)
         for layer in self.layers[:-1]:
             hidden = layer(hidden, mask)
-        last = self.head_norm(F.gelu(self.head(self.layers[-1](hidden, mask, query=last_index(lengths)))))
+        last = self.layers[-1](hidden, mask, query=last_index(lengths))
+        last = self.head_norm(F.gelu(self.head(last)))
         return last.masked_fill((lengths < 1)[:, None], 0.0)
 
-    def _embedded(self, x: Tensor, lengths: Tensor, masked: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    def _embedded(
+        self, x: Tensor, lengths: Tensor, masked: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """h_0, the additive key-padding mask and the validity of each position."""
         length = x.size(1)
         if length > self.config.max_len:
