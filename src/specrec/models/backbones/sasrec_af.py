@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.base import BACKBONES, Backbone, BackboneConfig, last_index, padding_mask
 from specrec.models.dropout import Dropout
 
 MASKED = -(2.0**32) + 1  # the reference code's fill for masked scores
@@ -45,21 +45,29 @@ class AlphaFuseBlock(nn.Module):
         self.ffn_dropout = Dropout(dropout)
         self.ffn_residual_norm = nn.LayerNorm(dim, eps=eps)
 
-    def forward(self, s: Tensor, allowed: Tensor) -> Tensor:
-        """`s [B, L, D]` (pads zeroed), `allowed [B, 1, L, L]` bool (causal and valid keys)."""
+    def forward(self, s: Tensor, allowed: Tensor, query: Tensor | None = None) -> Tensor:
+        """`s [B, L, D]` (pads zeroed), `allowed [B, 1, L, L]` bool (causal and valid keys).
+
+        With `query [B]` (a position per row) only that position's output is computed, `[B, D]`,
+        from the keys and values of every position."""
         batch, length, dim = s.shape
-        q_in = self.query_norm(s)
+        queries = s
+        if query is not None:
+            rows = torch.arange(batch, device=s.device)
+            queries, allowed = s[rows, query][:, None], allowed[rows, :, query][:, :, None]
+        q_in = self.query_norm(queries)
 
         def heads(t: Tensor) -> Tensor:
-            return t.view(batch, length, self.n_heads, dim // self.n_heads).transpose(1, 2)
+            return t.view(batch, t.size(1), self.n_heads, dim // self.n_heads).transpose(1, 2)
 
         q, k, v = heads(self.query(q_in)), heads(self.key(s)), heads(self.value(s))
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(dim)
         weights = torch.softmax(scores.masked_fill(~allowed, MASKED), dim=-1)
-        attended = (self.attn_dropout(weights) @ v).transpose(1, 2).reshape(batch, length, dim)
+        attended = (self.attn_dropout(weights) @ v).transpose(1, 2).reshape(batch, q.size(2), dim)
         f = self.ffn_norm(attended + q_in)
         inner = self.ffn_out(torch.relu(self.ffn_in(f)))
-        return self.ffn_residual_norm(f + self.ffn_dropout(inner))
+        out = self.ffn_residual_norm(f + self.ffn_dropout(inner))
+        return out if query is None else out[:, 0]
 
 
 @BACKBONES.register("sasrec-af", "sasrec_af")
@@ -104,6 +112,28 @@ class SASRecAF(Backbone):
         masked: Tensor | None = None,
         timestamps: Tensor | None = None,
     ) -> Tensor:
+        s, allowed, keep = self._embedded(x, lengths)
+        for block in self.blocks:
+            s = block(s, allowed) * keep
+        return self.final_norm(s)
+
+    def last_hidden(
+        self,
+        x: Tensor,
+        lengths: Tensor,
+        *,
+        masked: Tensor | None = None,
+        timestamps: Tensor | None = None,
+    ) -> Tensor:
+        """`forward(...)[b, length_b − 1]`, with the last block run for that position only."""
+        s, allowed, keep = self._embedded(x, lengths)
+        for block in self.blocks[:-1]:
+            s = block(s, allowed) * keep
+        last = self.blocks[-1](s, allowed, query=last_index(lengths))
+        return self.final_norm(last * (lengths > 0)[:, None].to(last.dtype))
+
+    def _embedded(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """s₀, the causal and valid-key mask `[B, 1, L, L]` and the valid positions `[B, L, 1]`."""
         width = x.size(1)
         if int(lengths.max()) > self.config.max_len:
             raise ValueError(f"a history of {int(lengths.max())} items is longer than "
@@ -112,7 +142,4 @@ class SASRecAF(Backbone):
         keep = valid[..., None].to(x.dtype)
         s = self.dropout(x + self.position(self.positions(lengths, width))) * keep
         causal = torch.ones(width, width, dtype=torch.bool, device=x.device).tril()
-        allowed = valid[:, None, None, :] & causal
-        for block in self.blocks:
-            s = block(s, allowed) * keep
-        return self.final_norm(s)
+        return s, valid[:, None, None, :] & causal, keep
