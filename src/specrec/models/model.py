@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from specrec.models.base import Backbone
 from specrec.models.embedders.base import ItemEmbedder
+from specrec.models.rows import gather_rows
 
 
 UNIT_EPS = 1e-6
@@ -63,16 +64,16 @@ class SequentialRecommender(nn.Module):
         timestamps: Tensor | None = None,
     ) -> Tensor:
         """Hidden states `[B, L, D]` of right-padded item ids `seq [B, L]`."""
-        return self.backbone(table[seq], lengths, masked=masked, timestamps=timestamps)
+        return self.backbone(gather_rows(table, seq), lengths, masked=masked, timestamps=timestamps)
 
     def forward(self, seq: Tensor, lengths: Tensor, timestamps: Tensor | None = None) -> Tensor:
         """User vectors `[B, D]` that score the next item of each history (used for ranking)."""
         table = self.item_table()
         if self.backbone.causal:
-            user = self.backbone.last_hidden(table[seq], lengths, timestamps=timestamps)
+            user = self.backbone.last_hidden(gather_rows(table, seq), lengths, timestamps=timestamps)
             return self.score_user(user)
         seq, lengths, masked = append_mask_slot(seq, lengths, self.max_len)
-        return self.score_user(self.backbone.last_hidden(table[seq], lengths, masked=masked))
+        return self.score_user(self.backbone.last_hidden(gather_rows(table, seq), lengths, masked=masked))
 
 
 def append_mask_slot(seq: Tensor, lengths: Tensor, max_len: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
 from specrec.models.embedders.base import EMBEDDERS, ItemEmbedder
+from specrec.models.rows import allow_sparse_grad, densify_grad
 from specrec.transform.store import TransformTable
 
 
@@ -29,6 +30,7 @@ class TrainableTable(ItemEmbedder):
             with torch.no_grad():
                 self.weight.copy_(init)
         self._zero_padding()
+        allow_sparse_grad(self.weight)
         self.weight.register_post_accumulate_grad_hook(_zero_padding_grad)
         self.register_load_state_dict_post_hook(lambda module, _keys: module._zero_padding())
 
@@ -43,6 +45,7 @@ class TrainableTable(ItemEmbedder):
 
 
 def _zero_padding_grad(weight: Tensor) -> None:
+    densify_grad(weight)
     if weight.grad is not None:
         weight.grad[0].zero_()
 

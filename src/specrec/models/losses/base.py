@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from specrec.errors import SpecrecError
+from specrec.models.rows import gather_rows
 from specrec.registry import Registry
 
 
@@ -86,5 +87,5 @@ def scores_of(user: Tensor, items: Tensor, table: Tensor, bias: Tensor | None) -
     if dense_scoring(table.size(0), items.size(1)):
         scores = (user @ table.T).gather(1, items)
     else:
-        scores = torch.einsum("md,mjd->mj", user, table[items])
+        scores = torch.einsum("md,mjd->mj", user, gather_rows(table, items))
     return scores if bias is None else scores + bias[items]

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from specrec.errors import SpecrecError
 from specrec.models.losses.base import LOSSES, Loss, LossConfig
+from specrec.models.rows import gather_rows
 
 
 @dataclass
@@ -50,7 +51,7 @@ class FullSoftmaxCE(Loss):
         user, table = widened(user), widened(table)  # bf16 under autocast: the sums are float32
         items = table[1:]
         scale = widened(bias[1:]) if bias is not None else items.new_zeros(items.size(0))
-        positive = (user * table[targets]).sum(dim=1)
+        positive = (user * gather_rows(table, targets)).sum(dim=1)
         if bias is not None:
             positive = positive + widened(bias[targets])
         lse = ChunkedLogSumExp.apply(user, items, scale, chunk, positive.detach())

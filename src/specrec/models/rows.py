@@ -1,0 +1,60 @@
+"""Row lookups E[ids] of a large trainable item table, with gradients that touch only the rows used.
+
+`E[ids]`'s backward writes a zeroed `[N+1, D]` tensor per lookup, and a training step looks the
+table up two or three times (history, targets, sampled negatives), so at a million items the
+zeroing (fresh pages each time) costs more than the model. A table marked with
+`allow_sparse_grad` and of at least `SPARSE_ROWS_MIN` rows is looked up with
+`F.embedding(..., sparse=True)` while training; the sparse gradients are then summed into one
+persistent dense buffer (`densify_grad`), so the optimiser still sees the dense gradient
+∂ℓ/∂E = Σ_lookups Σ_m e_{ids_m} g_mᵀ, the same values up to float summation order.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+SPARSE_ROWS_MIN = 2**15
+"""Tables of at least this many rows are looked up sparsely: a property of the table, not of the
+batch, so a dataset's runs round the same way at every step (ML-100K and ML-20M's 26,745 rows
+stay dense; bench/results/scale.md has the measurements at both sides)."""
+
+_ATTRIBUTE = "_specrec_sparse_grad_buffer"
+
+
+def allow_sparse_grad(weight: torch.nn.Parameter) -> None:
+    """Mark `weight` as a table whose lookups may return sparse gradients; its owner must call
+    `densify_grad(weight)` once the gradient is accumulated (a post-accumulate-grad hook)."""
+    setattr(weight, _ATTRIBUTE, None)
+
+
+def gather_rows(table: Tensor, ids: Tensor) -> Tensor:
+    """`table[ids]`, shape `ids.shape + (D,)`; sparse in the backward for a large marked table."""
+    if not _sparse_lookup(table):
+        return table[ids]
+    return F.embedding(ids, table, sparse=True)
+
+
+def densify_grad(weight: Tensor) -> None:
+    """Replace a sparse `weight.grad` by the same gradient in the weight's persistent dense buffer
+    (allocated once, zeroed in place each step): optimisers such as fused Adam need it dense."""
+    grad = weight.grad
+    if grad is None or not grad.is_sparse:
+        return
+    buffer = getattr(weight, _ATTRIBUTE, None)
+    if buffer is None or buffer.shape != weight.shape or buffer.device != weight.device:
+        buffer = torch.zeros_like(weight, memory_format=torch.contiguous_format)
+        setattr(weight, _ATTRIBUTE, buffer)
+    else:
+        buffer.zero_()
+    buffer.index_add_(0, grad._indices()[0], grad._values())
+    weight.grad = buffer
+
+
+def _sparse_lookup(table: Tensor) -> bool:
+    if not (hasattr(table, _ATTRIBUTE) and torch.is_grad_enabled() and table.requires_grad):
+        return False
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return False  # DDP's buckets reduce dense gradients
+    return table.size(0) >= SPARSE_ROWS_MIN

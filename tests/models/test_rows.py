@@ -1,0 +1,90 @@
+"""Sparse row lookups of large item tables: the dense gradient, one persistent buffer, no leaks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from specrec.models import rows
+from specrec.models.embedders.id_table import TrainableTable
+from specrec.models.losses import build_loss
+from specrec.models.model import SequentialRecommender
+from specrec.models.base import build_backbone
+from specrec.train.loop import Objective
+from specrec.train.samples import Batch
+
+
+def _loss(table: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
+    history = torch.tensor([[3, 7, 7, 0], [1, 2, 0, 0]])
+    sampled = torch.tensor([[9, 9, 4], [7, 11, 0]])
+    first = (rows.gather_rows(table, history).sum(1) * user).sum()
+    second = torch.einsum("md,mjd->mj", user, rows.gather_rows(table, sampled)).logsumexp(1).sum()
+    return first + second
+
+
+def test_a_large_tables_lookups_sum_to_the_dense_gradient_in_one_persistent_buffer(monkeypatch):
+    torch.manual_seed(0)
+    sparse, dense = TrainableTable(12, 3), TrainableTable(12, 3)
+    dense.weight.data.copy_(sparse.weight.data)
+    sparse.weight.data, dense.weight.data = sparse.weight.data.double(), dense.weight.data.double()
+    user = torch.randn(2, 3, dtype=torch.float64)
+    _loss(dense(), user).backward()
+    monkeypatch.setattr(rows, "SPARSE_ROWS_MIN", 13)  # 13 rows: the ID table of 12 items
+    buffers = []
+    for _ in range(2):
+        sparse.weight.grad = None  # as zero_grad(set_to_none=True)
+        looked_up = rows.gather_rows(sparse(), torch.tensor([1, 2]))
+        assert looked_up.grad_fn.name() == "EmbeddingBackward0"
+        _loss(sparse(), user).backward()
+        assert not sparse.weight.grad.is_sparse
+        buffers.append(sparse.weight.grad.data_ptr())
+        # float64 sums of at most three terms per row, in another order: within a few ulps
+        torch.testing.assert_close(sparse.weight.grad, dense.weight.grad, rtol=1e-14, atol=1e-15)
+        assert torch.equal(sparse.weight.grad[0], torch.zeros(3, dtype=torch.float64))
+        assert torch.equal(sparse.weight.grad[5], torch.zeros(3, dtype=torch.float64))  # unused row
+    assert buffers[0] == buffers[1]  # zeroed in place, not allocated per step
+
+
+def test_small_tables_unmarked_tensors_and_inference_use_plain_indexing(monkeypatch):
+    ids = torch.tensor([[1, 2], [2, 0]])
+    table = TrainableTable(6, 2)
+    assert rows.gather_rows(table(), ids).grad_fn.name() == "IndexBackward0"  # under the minimum
+    monkeypatch.setattr(rows, "SPARSE_ROWS_MIN", 1)
+    plain = torch.nn.Parameter(torch.randn(7, 2))
+    assert rows.gather_rows(plain, ids).grad_fn.name() == "IndexBackward0"  # not marked
+    with torch.no_grad():
+        looked_up = rows.gather_rows(table(), ids)
+    assert looked_up.grad_fn is None and torch.equal(looked_up, table()[ids])
+    assert torch.equal(rows.gather_rows(table(), ids), table()[ids])  # same forward values
+
+
+def _objective(loss: str, **options) -> Objective:
+    torch.manual_seed(3)
+    backbone = build_backbone("sasrec", 300, dim=8, n_heads=2, n_layers=1, max_len=6,
+                              inner_size=16, hidden_dropout=0.0, attn_dropout=0.0)
+    model = SequentialRecommender(TrainableTable(300, 8), backbone).double()
+    return Objective(model, build_loss(loss, **options))
+
+
+@pytest.mark.parametrize("loss, options", [
+    ("sampled-softmax", {"negatives": 2}), ("bce", {"negatives": 2}), ("gbce", {"negatives": 2}),
+    ("infonce", {"negatives": 2}), ("ce", {}), ("ce", {"chunk": 64}),
+])
+def test_training_gradients_are_the_same_with_sparse_lookups(monkeypatch, loss, options):
+    """Every parameter's gradient of a real objective (history, targets and sampled negatives all
+    looked up through a 301-row table, above 64 rows per sampled item: the gathered path)."""
+    seq = torch.tensor([[5, 17, 290, 3, 0, 0], [44, 44, 8, 250, 120, 9]])
+    batch = Batch(seq=seq, lengths=torch.tensor([4, 6]), targets=torch.roll(seq, -1, 1) * (seq > 0),
+                  timestamps=torch.zeros(2, 7))
+    grads = []
+    for minimum in (rows.SPARSE_ROWS_MIN, 301):
+        monkeypatch.setattr(rows, "SPARSE_ROWS_MIN", minimum)
+        objective = _objective(loss, **options)
+        objective(batch, torch.Generator().manual_seed(0)).backward()
+        grads.append({name: p.grad.clone() for name, p in objective.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-12, atol=1e-14, msg=name)
+    weight = objective.model.embedder.weight
+    if loss != "ce":  # the sparse gradients were summed in the buffer (CE's product is dense)
+        assert getattr(weight, rows._ATTRIBUTE) is weight.grad
