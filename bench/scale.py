@@ -1,9 +1,10 @@
 """`make bench-scale`: preprocess, training and full-sort evaluation at ML-20M's shape and a million items.
 
 Each measured stage runs in its own process (peak RSS from `wait4`, one thread); training times a
-fixed number of optimizer steps; every figure is printed beside its compute bound, the FLOPs of
-the work (counted by `torch.utils.flop_counter`, less the streamed CE's recomputed logits) at the
-matmul rate this process measured.
+fixed number of optimizer steps; every figure is printed beside its bound, the slower of two: the
+FLOPs of the work (counted by `torch.utils.flop_counter`, less the streamed CE's recomputed
+logits) at the matmul rate the process measured, and the bytes a step must move at least (Adam's
+pass over every parameter, the sampled rows) at the copy bandwidth the parent measured.
 
     .venv/bin/python bench/scale.py all --work work/bench-scale --report bench/results/scale.md
 """
@@ -39,6 +40,35 @@ def matmul_rate(dtype: torch.dtype, size: int = 1024, repeat: int = 20) -> float
         a @ b
         best = min(best, time.perf_counter() - started)
     return 2 * size**3 / best
+
+
+def copy_bandwidth(megabytes: int = 512, repeat: int = 5) -> float:
+    """Best bytes/s (read + write) of copying a `megabytes` float32 array, far beyond any cache."""
+    source = torch.ones(megabytes * 2**20 // 4)
+    target = torch.empty_like(source)
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        target.copy_(source)
+        best = min(best, time.perf_counter() - started)
+    return 2 * source.numel() * 4 / best
+
+
+ADAM_PASSES = 7  # fused Adam reads the parameter, its gradient and both moments; writes three
+
+
+def least_bytes_per_step(model, loss, targets: int) -> int:
+    """Bytes a training step moves at the least: Adam's passes over every float32 parameter, and
+    for a loss that gathers its sampled rows, reading them and adding their gradients back."""
+    from specrec.models.losses.base import dense_scoring
+
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    moved = ADAM_PASSES * params
+    sampled = getattr(loss.config, "negatives", 0)
+    table = model.item_table()
+    if sampled and not dense_scoring(table.size(0), sampled + 1):
+        moved += 3 * targets * (sampled + 1) * table.size(1) * table.element_size()
+    return moved
 
 
 def flop_counter() -> FlopCounterMode:
@@ -106,6 +136,7 @@ def train_child(args) -> dict:
             executed_per_target = counter.get_total_flops() / supervised
             recomputed = recomputed_flops(config, supervised, data.n_items)
             flops_per_target = executed_per_target - recomputed / supervised
+            bytes_per_target = least_bytes_per_step(model, objective.loss, supervised) / supervised
             continue
         started = time.perf_counter()
         loss = step(batch)
@@ -118,6 +149,7 @@ def train_child(args) -> dict:
     targets_per_s = targets / elapsed
     return {"targets_per_s": targets_per_s, "step_s": elapsed / args.steps,
             "flops_per_target": flops_per_target, "executed_flops_per_target": executed_per_target,
+            "least_bytes_per_target": bytes_per_target,
             "matmul_flops": rate,
             "bound_targets_per_s": rate / flops_per_target, "precision": precision,
             "n_items": data.n_items, "rows_per_step": config.batch_size}
@@ -220,6 +252,8 @@ def run_all(args) -> None:
     sys.path.insert(0, str(HERE))
     from scale_data import SHAPES, scaled, write_raw
 
+    from specrec.precision import cpu_has_native_bf16
+
     work = Path(args.work)
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -234,7 +268,10 @@ def run_all(args) -> None:
     load = os.getloadavg()[0]
     emit(f"torch {torch.__version__}, 1 thread per process, {platform.processor() or platform.machine()}, "
          f"{_cpu_name()}; load average {load:.2f} at the start; {time.strftime('%Y-%m-%d %H:%M')}\n")
-    emit("| stage | result | peak RSS | compute bound | of the bound |")
+    bandwidth = copy_bandwidth()
+    native_bf16 = cpu_has_native_bf16()
+    emit(f"Copy bandwidth, one thread: {bandwidth / 1e9:.1f} GB/s (read + write, 512 MB arrays).\n")
+    emit("| stage | result | peak RSS | bound: compute; memory | of the bound |")
     emit("|---|---|---|---|---|")
     shapes = {name: scaled(shape, args.scale) for name, shape in SHAPES.items()}
     for name, shape in shapes.items():
@@ -247,6 +284,9 @@ def run_all(args) -> None:
         emit(f"| preprocess {name} ({shape.users:,} users, {shape.items:,} items, "
              f"{shape.interactions:,} events) | {seconds:.1f} s | {gb(rss)} | — | — |")
     for label, name, loss, options, precision, steps, saves in TRAIN_CASES:
+        if precision == "bf16" and not native_bf16:
+            emit(f"| train {label} | — (this CPU has no native bf16) | — | — | — |")
+            continue
         command = [sys.executable, __file__, "train", "--dataset", str(datasets[name]), "--loss", loss,
                    "--precision", precision, "--steps", str(steps),
                    *[arg for option in options for arg in ("--loss-opt", option)],
@@ -254,10 +294,13 @@ def run_all(args) -> None:
         log = logs / f"train-{re.sub(r'[^A-Za-z0-9]+', '_', label).strip('_')}.log"
         seconds, rss = measured(command, log)
         row = last_json(log)
+        memory_bound = bandwidth / row["least_bytes_per_target"]
+        bound = min(row["bound_targets_per_s"], memory_bound)
         emit(f"| train {label} | {row['targets_per_s']:,.0f} targets/s ({row['step_s']:.2f} s/step) | "
              f"{gb(rss)} | {row['bound_targets_per_s']:,.0f} targets/s "
              f"({row['flops_per_target'] / 1e6:.2f} MFLOP/target at {row['matmul_flops'] / 1e9:.0f} "
-             f"GFLOP/s) | {row['targets_per_s'] / row['bound_targets_per_s']:.0%} |")
+             f"GFLOP/s); {memory_bound:,.0f} targets/s ({row['least_bytes_per_target'] / 1e3:.1f} "
+             f"kB/target) | {row['targets_per_s'] / bound:.0%} |")
     for name in SHAPES:
         out = work / f"metrics-{name}"
         seconds, rss = measured([*SPECREC, "evaluate", str(runs[name]), "--out", str(out),

@@ -88,3 +88,36 @@ def test_training_gradients_are_the_same_with_sparse_lookups(monkeypatch, loss, 
     weight = objective.model.embedder.weight
     if loss != "ce":  # the sparse gradients were summed in the buffer (CE's product is dense)
         assert getattr(weight, rows._ATTRIBUTE) is weight.grad
+
+
+@pytest.mark.parametrize("sparse_minimum", [10**9, 1])
+def test_sampled_dot_has_the_einsums_values_and_gradients(monkeypatch, sparse_minimum):
+    monkeypatch.setattr(rows, "SPARSE_ROWS_MIN", sparse_minimum)
+    torch.manual_seed(4)
+    embedder = TrainableTable(20, 5)
+    embedder.weight.data = embedder.weight.data.double()
+    user = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    items = torch.tensor([[4, 4, 19], [1, 7, 20], [20, 2, 4]])  # repeats across and within rows
+    weights = torch.randn(3, 3, dtype=torch.float64)
+    reference = torch.einsum("md,mjd->mj", user, embedder()[items])
+    scores = rows.sampled_dot(user, embedder(), items)
+    torch.testing.assert_close(scores, reference, rtol=1e-14, atol=1e-15)
+    (reference * weights).sum().backward()
+    expected = embedder.weight.grad.clone(), user.grad.clone()
+    embedder.weight.grad = user.grad = None
+    (scores * weights).sum().backward()
+    assert not embedder.weight.grad.is_sparse
+    torch.testing.assert_close(embedder.weight.grad, expected[0], rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(user.grad, expected[1], rtol=1e-14, atol=1e-15)
+
+
+def test_sampled_dot_is_float32_under_bf16_autocast():
+    table = torch.randn(9, 4, requires_grad=True)
+    user = torch.randn(2, 4, requires_grad=True)
+    items = torch.tensor([[1, 2], [8, 8]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        scores = rows.sampled_dot(user.bfloat16(), table, items)
+    assert scores.dtype == torch.float32
+    torch.testing.assert_close(scores, torch.einsum("md,mjd->mj", user.bfloat16().float(), table[items]))
+    scores.sum().backward()
+    assert user.grad.dtype == torch.float32 and table.grad.dtype == torch.float32

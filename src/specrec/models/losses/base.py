@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from specrec.errors import SpecrecError
-from specrec.models.rows import gather_rows
+from specrec.models.rows import sampled_dot
 from specrec.registry import Registry
 
 
@@ -83,9 +83,9 @@ def dense_scoring(n_rows: int, n_sampled: int) -> bool:
 
 def scores_of(user: Tensor, items: Tensor, table: Tensor, bias: Tensor | None) -> Tensor:
     """⟨u_m, e_items[m, j]⟩ (+ bias) for `items [M, J]` -> `[M, J]`: (U Eᵀ) gathered at `items`
-    for a small table (`dense_scoring`), else a batched product with the gathered rows."""
+    for a small table (`dense_scoring`), else products with the gathered rows (`sampled_dot`)."""
     if dense_scoring(table.size(0), items.size(1)):
         scores = (user @ table.T).gather(1, items)
     else:
-        scores = torch.einsum("md,mjd->mj", user, gather_rows(table, items))
+        scores = sampled_dot(user, table, items)
     return scores if bias is None else scores + bias[items]
