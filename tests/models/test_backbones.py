@@ -216,6 +216,17 @@ def test_hstu_l2_output_option():
     assert (raw.norm(dim=-1)[0] - 1).abs().max() > 0.1
 
 
+@pytest.mark.parametrize("l2_output", [True, False])
+def test_hstu_last_hidden_of_an_empty_row_is_zero_as_in_forward(l2_output):
+    model = _model("hstu", dim=8, max_len=6, l2_output=l2_output)
+    x, lengths = torch.randn(3, 6, 8, dtype=torch.float64), torch.tensor([0, 3, 6])
+    last = model.last_hidden(x, lengths)
+    assert torch.equal(last[0], torch.zeros(8, dtype=torch.float64))
+    torch.testing.assert_close(last, model(x, lengths)[torch.arange(3), torch.tensor([0, 2, 5])],
+                               rtol=0, atol=1e-12)
+    assert (last[1:].norm(dim=1) > 1e-3).all()  # the other rows are not masked
+
+
 def test_hstu_rejects_bad_options_and_shapes():
     with pytest.raises(SpecrecError, match="rab must be one of"):
         build_backbone("hstu", 10, rab="time")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specrec.errors import SpecrecError
-from specrec.models.base import BACKBONES, Backbone, BackboneConfig, padding_mask
+from specrec.models.base import BACKBONES, Backbone, BackboneConfig, last_index, padding_mask
 from specrec.models.dropout import Dropout
 
 RAB_MODES = ("none", "position", "position+time")
@@ -82,19 +82,37 @@ class HSTULayer(nn.Module):
         )
         self.heads = heads
 
-    def forward(self, x: Tensor, keep: Tensor, timestamps: Tensor | None) -> Tensor:
-        """`x [B, L, D]`; `keep [B, 1, L, L]` bool (causal and key-valid); timestamps or None."""
+    def forward(self, x: Tensor, keep: Tensor, timestamps: Tensor | None,
+                query: Tensor | None = None) -> Tensor:
+        """`x [B, L, D]`; `keep [B, 1, L, L]` bool (causal and key-valid); timestamps or None.
+
+        With `query [B]` (a position per row) only that position's output is computed, `[B, D]`:
+        V and K still come from every position; U, Q, the attention row and W_o from one."""
         batch, length, dim = x.shape
-        projected = F.silu(self.uvqk(F.layer_norm(x, (dim,), eps=NORM_EPS)))
-        u, v, q, k = projected.split(self.split, dim=-1)
-        q, k, v = (t.view(batch, length, self.heads, -1).transpose(1, 2) for t in (q, k, v))
+        normed = F.layer_norm(x, (dim,), eps=NORM_EPS)
+        if query is None:
+            u, v, q, k = F.silu(self.uvqk(normed)).split(self.split, dim=-1)
+        else:
+            rows = torch.arange(batch, device=x.device)
+            u_weight, v_weight, q_weight, k_weight = self.uvqk.weight.split(self.split)
+            v, k = F.silu(F.linear(normed, torch.cat([v_weight, k_weight]))).split(
+                [self.split[1], self.split[3]], dim=-1)
+            x, keep = x[rows, query][:, None], keep[rows, :, query][:, :, None]
+            u, q = F.silu(F.linear(normed[rows, query][:, None], torch.cat([u_weight, q_weight]))
+                          ).split([self.split[0], self.split[2]], dim=-1)
+        q = q.view(batch, q.size(1), self.heads, -1).transpose(1, 2)
+        k, v = (t.view(batch, length, self.heads, -1).transpose(1, 2) for t in (k, v))
         scores = q @ k.transpose(-1, -2)  # no 1/sqrt(d): research code
         if self.rel_bias is not None:
-            scores = scores + self.rel_bias(length, timestamps)[:, None]
+            bias = self.rel_bias(length, timestamps)
+            if query is not None:
+                bias = bias.expand(batch, -1, -1)[rows, query][:, None]
+            scores = scores + bias[:, None]
         weights = torch.where(keep, F.silu(scores), 0.0) / self.n_total
-        attended = (weights @ v).transpose(1, 2).reshape(batch, length, -1)
+        attended = (weights @ v).transpose(1, 2).reshape(batch, q.size(2), -1)
         gated = u * F.layer_norm(attended, (attended.size(-1),), eps=NORM_EPS)
-        return self.out(self.dropout(gated)) + x
+        out = self.out(self.dropout(gated)) + x
+        return out if query is None else out[:, 0]
 
 
 @BACKBONES.register("hstu")
@@ -150,6 +168,36 @@ class HSTU(Backbone):
         masked: Tensor | None = None,
         timestamps: Tensor | None = None,
     ) -> Tensor:
+        hidden, keep, valid, timestamps = self._embedded(x, lengths, timestamps)
+        for layer in self.layers:
+            hidden = layer(hidden, keep, timestamps).masked_fill(~valid, 0.0)
+        return self._output(hidden)
+
+    def last_hidden(
+        self,
+        x: Tensor,
+        lengths: Tensor,
+        *,
+        masked: Tensor | None = None,
+        timestamps: Tensor | None = None,
+    ) -> Tensor:
+        """`forward(...)[b, length_b − 1]`, with the last layer run for that position only (a
+        row's last position is valid, so its padding mask is a no-op there)."""
+        hidden, keep, valid, timestamps = self._embedded(x, lengths, timestamps)
+        for layer in self.layers[:-1]:
+            hidden = layer(hidden, keep, timestamps).masked_fill(~valid, 0.0)
+        last = self.layers[-1](hidden, keep, timestamps, query=last_index(lengths))
+        if not bool((lengths > 0).all()):  # an empty row: forward masks index 0 to zero
+            last = last.masked_fill((lengths == 0)[:, None], 0.0)
+        return self._output(last)
+
+    def _output(self, hidden: Tensor) -> Tensor:
+        return F.normalize(hidden, dim=-1, eps=NORM_EPS) if self.config.l2_output else hidden
+
+    def _embedded(self, x: Tensor, lengths: Tensor, timestamps: Tensor | None
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """h_0, the causal key-valid `keep [B, 1, L, L]`, the valid positions `[B, L, 1]` and the
+        timestamps the layers use (None unless `rab` is position+time)."""
         batch, length, dim = x.shape
         if length > self.n_total:
             raise SpecrecError(
@@ -168,8 +216,4 @@ class HSTU(Backbone):
         hidden = hidden.masked_fill(~valid, 0.0)
         causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
         keep = (causal[None] & valid.transpose(1, 2))[:, None]
-        for layer in self.layers:
-            hidden = layer(hidden, keep, timestamps).masked_fill(~valid, 0.0)
-        if self.config.l2_output:
-            hidden = F.normalize(hidden, dim=-1, eps=NORM_EPS)
-        return hidden
+        return hidden, keep, valid, timestamps
