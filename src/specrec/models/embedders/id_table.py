@@ -39,8 +39,10 @@ class TrainableTable(ItemEmbedder):
             self.weight[0].zero_()
 
     def forward(self) -> Tensor:
-        if self.weight[0].any():  # moved by an update that bypassed the gradient hook (DDP's buckets)
-            self._zero_padding()
+        # A no-op unless an update bypassed the gradient hook (DDP's buckets). Writing through
+        # `.data` needs no host sync (a check of the row would, on CUDA) and bumps no version: the
+        # first call of a step runs before any use, so later calls find the row already zero.
+        self.weight.data[0].zero_()
         return self.weight
 
 
