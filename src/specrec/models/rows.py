@@ -1,13 +1,4 @@
-"""Row lookups E[ids] of a large trainable item table, with gradients that touch only the rows used.
-
-`E[ids]`'s backward writes a zeroed `[N+1, D]` tensor per lookup, and a training step looks the
-table up two or three times (history, targets, sampled negatives), so at a million items the
-zeroing (fresh pages each time) costs more than the model. A table marked with
-`allow_sparse_grad` and of at least `SPARSE_ROWS_MIN` rows is looked up with
-`F.embedding(..., sparse=True)` while training; the sparse gradients are then summed into one
-persistent dense buffer (`densify_grad`), so the optimiser still sees the dense gradient
-∂ℓ/∂E = Σ_lookups Σ_m e_{ids_m} g_mᵀ, the same values up to float summation order.
-"""
+"""Row lookups E[ids] of large trainable item tables, whose gradients touch only the rows used."""
 
 from __future__ import annotations
 
@@ -30,7 +21,14 @@ def allow_sparse_grad(weight: torch.nn.Parameter) -> None:
 
 
 def gather_rows(table: Tensor, ids: Tensor) -> Tensor:
-    """`table[ids]`, shape `ids.shape + (D,)`; sparse in the backward for a large marked table."""
+    """`table[ids]`, shape `ids.shape + (D,)`; sparse in the backward for a large marked table.
+
+    `E[ids]`'s backward writes a zeroed `[N+1, D]` tensor per lookup, and a step looks the table
+    up two or three times (history, targets, sampled rows): at a million items those fresh pages
+    cost more than the model. A table marked with `allow_sparse_grad` and of at least
+    `SPARSE_ROWS_MIN` rows is looked up with `F.embedding(..., sparse=True)` while training, and
+    its hook sums the sparse gradients into one persistent buffer (`densify_grad`): the optimiser
+    sees the dense ∂ℓ/∂E = Σ_lookups Σ_m e_{ids_m} g_mᵀ, equal up to float summation order."""
     if not _sparse_lookup(table):
         return table[ids]
     return F.embedding(ids, table, sparse=True)
