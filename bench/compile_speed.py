@@ -25,7 +25,7 @@ from specrec.runs.config import TrainConfig
 from specrec.runs.model import build_model
 from specrec.train.loop import Objective
 from specrec.train.samples import Samples
-from specrec.train.optimizers import adam
+from specrec.train.train import adam
 
 VARIANTS = ("eager", "layers", "backbone", "layers + F.dropout", "backbone + F.dropout")
 

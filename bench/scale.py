@@ -66,7 +66,7 @@ def least_bytes_per_step(model, loss, targets: int) -> int:
     moved = ADAM_PASSES * params
     sampled = getattr(loss.config, "negatives", 0)
     table = model.item_table()
-    if sampled and not dense_scoring(table, sampled + 1):
+    if sampled and not dense_scoring(table.size(0), sampled + 1):
         moved += 3 * targets * (sampled + 1) * table.size(1) * table.element_size()
     return moved
 
@@ -101,7 +101,7 @@ def train_child(args) -> dict:
     from specrec.runs.model import build_model
     from specrec.train.loop import Objective
     from specrec.train.samples import Samples
-    from specrec.train.optimizers import adam
+    from specrec.train.train import adam
 
     options = dict(pair.split("=", 1) for pair in args.loss_opt)
     options = {k: int(v) if v.isdigit() else v for k, v in options.items()}

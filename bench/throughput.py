@@ -20,7 +20,7 @@ from specrec.runs.config import TrainConfig
 from specrec.runs.model import build_model
 from specrec.train.loop import Objective
 from specrec.train.samples import Samples
-from specrec.train.optimizers import adam
+from specrec.train.train import adam
 
 
 def measure(data, backbone: str, samples_mode: str, steps: int, warmup: int) -> dict:

@@ -29,9 +29,6 @@ def train_cli(
         None, help="Rows per batch (default 256 prefixes, 32 windows)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
     weight_decay: float = typer.Option(0.0, help="Adam weight decay."),
-    optimizer: str = typer.Option(
-        "adam", help="adam | lazy-adam (the item table's rows move only in the steps that look "
-        "them up, torch's SparseAdam; a sampled loss, no weight decay)."),
     temperature: Optional[float] = typer.Option(
         None, help="Cosine scoring ⟨û, ê⟩/τ with this τ (HSTU's research code: 0.05); "
         "default: dot products."),
@@ -70,7 +67,7 @@ def train_cli(
         weight_decay=weight_decay, temperature=temperature,
         epochs=epochs, patience=patience, valid_metric=valid_metric, valid_protocol=valid_protocol,
         valid_negatives=valid_negatives, valid_sampler=valid_sampler,
-        valid_sample_seed=valid_sample_seed, seed=seed, precision=precision, optimizer=optimizer,
+        valid_sample_seed=valid_sample_seed, seed=seed, precision=precision,
     )
     from specrec.console import log
     from specrec.evaluate.sampling import labelled

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -13,39 +11,13 @@ SPARSE_ROWS_MIN = 2**15
 batch, so a dataset's runs round the same way at every step (ML-100K and ML-20M's 26,745 rows
 stay dense; bench/results/scale.md has the measurements at both sides)."""
 
-_ATTRIBUTE = "_specrec_sparse_grad"
-
-
-@dataclass
-class SparseGrad:
-    """A marked table's lookup mode: summed into `buffer`, or kept sparse for a lazy optimiser."""
-
-    keep_sparse: bool = False
-    buffer: Tensor | None = None
+_ATTRIBUTE = "_specrec_sparse_grad_buffer"
 
 
 def allow_sparse_grad(weight: torch.nn.Parameter) -> None:
     """Mark `weight` as a table whose lookups may return sparse gradients; its owner must call
     `densify_grad(weight)` once the gradient is accumulated (a post-accumulate-grad hook)."""
-    setattr(weight, _ATTRIBUTE, SparseGrad())
-
-
-def marked(weight: Tensor) -> bool:
-    """Whether `weight` is a table marked with `allow_sparse_grad`."""
-    return isinstance(getattr(weight, _ATTRIBUTE, None), SparseGrad)
-
-
-def keep_sparse_grad(weight: Tensor) -> None:
-    """Make every training lookup of the marked `weight` sparse, whatever its size, and leave its
-    gradient sparse (rows 1..N only), for an optimiser that updates only the rows a step used."""
-    getattr(weight, _ATTRIBUTE).keep_sparse = True
-
-
-def keeps_sparse(table: Tensor) -> bool:
-    """Whether a training step's gradient of `table` must stay sparse (`keep_sparse_grad`), so
-    a loss may not score it through the whole table."""
-    state = getattr(table, _ATTRIBUTE, None)
-    return state is not None and state.keep_sparse and torch.is_grad_enabled()
+    setattr(weight, _ATTRIBUTE, None)
 
 
 def gather_rows(table: Tensor, ids: Tensor) -> Tensor:
@@ -59,7 +31,7 @@ def gather_rows(table: Tensor, ids: Tensor) -> Tensor:
     sees the dense ∂ℓ/∂E = Σ_lookups Σ_m e_{ids_m} g_mᵀ, equal up to float summation order."""
     if not _sparse_lookup(table):
         return table[ids]
-    return F.embedding(ids, table, padding_idx=0, sparse=True)  # row 0's gradient: never kept
+    return F.embedding(ids, table, sparse=True)
 
 
 def sampled_dot(user: Tensor, table: Tensor, items: Tensor) -> Tensor:
@@ -74,8 +46,7 @@ def sampled_dot(user: Tensor, table: Tensor, items: Tensor) -> Tensor:
 class _SampledDot(torch.autograd.Function):
     @staticmethod
     def forward(ctx, user: Tensor, table: Tensor, items: Tensor, sparse: bool) -> Tensor:
-        # index_select copies whole rows: 2x faster than `table[items]`'s per-element gather
-        gathered = table.index_select(0, items.reshape(-1)).view(*items.shape, table.size(1))
+        gathered = table[items]
         ctx.user_dtype, ctx.table_shape, ctx.sparse = user.dtype, table.shape, sparse
         user = user.to(table.dtype)
         ctx.save_for_backward(user, gathered, items)
@@ -102,12 +73,13 @@ class _SampledDot(torch.autograd.Function):
 def densify_grad(weight: Tensor) -> None:
     """Replace a sparse `weight.grad` by the same gradient in the weight's persistent dense buffer
     (allocated once, zeroed in place each step): optimisers such as fused Adam need it dense."""
-    grad, state = weight.grad, getattr(weight, _ATTRIBUTE)
-    if grad is None or not grad.is_sparse or state.keep_sparse:
+    grad = weight.grad
+    if grad is None or not grad.is_sparse:
         return
-    buffer = state.buffer
+    buffer = getattr(weight, _ATTRIBUTE, None)
     if buffer is None or buffer.shape != weight.shape or buffer.device != weight.device:
-        buffer = state.buffer = torch.zeros_like(weight, memory_format=torch.contiguous_format)
+        buffer = torch.zeros_like(weight, memory_format=torch.contiguous_format)
+        setattr(weight, _ATTRIBUTE, buffer)
     else:
         buffer.zero_()
     buffer.index_add_(0, grad._indices()[0], grad._values())
@@ -115,11 +87,8 @@ def densify_grad(weight: Tensor) -> None:
 
 
 def _sparse_lookup(table: Tensor) -> bool:
-    state = getattr(table, _ATTRIBUTE, None)
-    if state is None or not (torch.is_grad_enabled() and table.requires_grad):
+    if not (hasattr(table, _ATTRIBUTE) and torch.is_grad_enabled() and table.requires_grad):
         return False
-    if state.keep_sparse:
-        return True
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return False  # DDP's buckets reduce dense gradients
     return table.size(0) >= SPARSE_ROWS_MIN

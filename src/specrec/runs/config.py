@@ -9,9 +9,7 @@ from specrec.errors import SpecrecError
 from specrec.evaluate.metrics import parse_metric
 from specrec.evaluate.sampling import Ranking
 from specrec.models.base import BACKBONES
-from specrec.models.losses import LOSSES
 from specrec.precision import check_precision
-from specrec.train.optimizers import OPTIMIZERS
 
 SAMPLE_MODES = ("prefixes", "windows")
 VALID_SAMPLING = ("valid_protocol", "valid_negatives", "valid_sampler", "valid_sample_seed")
@@ -46,7 +44,6 @@ class TrainConfig:
     ks: list[int] = field(default_factory=lambda: [10, 20])
     seed: int = 0
     precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 on CPU; fp32; bf16 (either)
-    optimizer: str = "adam"  # or lazy-adam: the item table's rows move only when looked up
 
     @classmethod
     def from_record(cls, record: dict) -> "TrainConfig":
@@ -74,38 +71,17 @@ class TrainConfig:
             )
         parse_metric(self.valid_metric)
         check_precision(self.precision)
-        self._check_optimizer()
         self.valid_ranking().check("--valid-")
         if any(k < 1 for k in self.ks):
             raise SpecrecError("every K must be >= 1")
 
-    def _check_optimizer(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise SpecrecError(f"unknown --optimizer '{self.optimizer}'; choose one of "
-                               f"{', '.join(OPTIMIZERS)}")
-        if self.optimizer == "adam":
-            return
-        if not LOSSES.get(self.loss).sampled:
-            raise SpecrecError(f"--optimizer lazy-adam updates only the item rows a step scores, "
-                               f"and loss '{self.loss}' scores every item; use a sampled loss "
-                               "(bce, gbce, infonce, sampled-softmax) or --optimizer adam")
-        if self.weight_decay:
-            raise SpecrecError("--optimizer lazy-adam has no weight decay (torch's SparseAdam); "
-                               "use --weight-decay 0 or --optimizer adam")
-        if self.temperature is not None:
-            raise SpecrecError("--optimizer lazy-adam cannot take --temperature: cosine scoring "
-                               "normalises the whole item table every step; drop one of them")
-
     def record(self) -> dict:
         """The fields a run records and is fingerprinted by: all of them, except the validation
         sampling fields when validation sorts fully (they do not apply, and runs made before
-        they existed keep their fingerprints), the precision when it is `auto` and the optimizer
-        when it is `adam` (likewise)."""
+        they existed keep their fingerprints) and the precision when it is `auto` (likewise)."""
         record = asdict(self)
         if self.precision == "auto":
             record.pop("precision")
-        if self.optimizer == "adam":
-            record.pop("optimizer")
         if self.valid_protocol == "full":
             for name in VALID_SAMPLING:
                 record.pop(name)

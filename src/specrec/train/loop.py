@@ -21,7 +21,6 @@ from specrec.models.losses.base import Loss
 from specrec.models.model import SequentialRecommender
 from specrec.precision import autocast
 from specrec.train.checkpoint import TrainState, clone_state_dict, save_state
-from specrec.train.optimizers import LazyAdam
 from specrec.train.samples import Batch, Samples
 
 
@@ -65,7 +64,7 @@ class LoopSettings:
 def run_epochs(
     model: SequentialRecommender,
     objective: nn.Module,
-    optimizer: torch.optim.Optimizer | LazyAdam,
+    optimizer: torch.optim.Optimizer,
     samples: Samples,
     data: SequenceData,
     state: TrainState,

@@ -48,7 +48,7 @@ class TrainableTable(ItemEmbedder):
 
 def _zero_padding_grad(weight: Tensor) -> None:
     densify_grad(weight)
-    if weight.grad is not None and not weight.grad.is_sparse:  # a sparse one never has row 0
+    if weight.grad is not None:
         weight.grad[0].zero_()
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from specrec.errors import SpecrecError
-from specrec.models.rows import keeps_sparse, sampled_dot
+from specrec.models.rows import sampled_dot
 from specrec.registry import Registry
 
 
@@ -26,7 +26,6 @@ class Loss:
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[LossConfig]] = LossConfig
-    sampled: ClassVar[bool] = False  # scores only sampled items, so its table gradient is sparse
 
     def __init__(self, config: LossConfig) -> None:
         self.config = config
@@ -77,16 +76,15 @@ and scattering their gradient back (measured at M = 300, D = 128, J = 65 on one 
 at N = 1,349, 3× at N = 4,000, slower from N ≈ 12,000)."""
 
 
-def dense_scoring(table: Tensor, n_sampled: int) -> bool:
-    """Whether `scores_of` scores `table` through one matmul for `n_sampled` items: a small table,
-    unless its gradient must stay sparse (`models.rows.keep_sparse_grad`, lazy Adam)."""
-    return table.size(0) <= DENSE_ROWS_PER_SAMPLE * n_sampled and not keeps_sparse(table)
+def dense_scoring(n_rows: int, n_sampled: int) -> bool:
+    """Whether `scores_of` scores a table of `n_rows` through one matmul for `n_sampled` items."""
+    return n_rows <= DENSE_ROWS_PER_SAMPLE * n_sampled
 
 
 def scores_of(user: Tensor, items: Tensor, table: Tensor, bias: Tensor | None) -> Tensor:
     """⟨u_m, e_items[m, j]⟩ (+ bias) for `items [M, J]` -> `[M, J]`: (U Eᵀ) gathered at `items`
     for a small table (`dense_scoring`), else products with the gathered rows (`sampled_dot`)."""
-    if dense_scoring(table, items.size(1)):
+    if dense_scoring(table.size(0), items.size(1)):
         scores = (user @ table.T).gather(1, items)
     else:
         scores = sampled_dot(user, table, items)

@@ -21,7 +21,6 @@ class BCE(Loss):
     """ℓ = −log σ(s_p) − Σ_{r=1..k} log(1 − σ(s_{n_r})), negatives uniform over 1..N, n_r ≠ p."""
 
     Config = BCEConfig
-    sampled = True
 
     def __call__(
         self, user: Tensor, targets: Tensor, table: Tensor, bias: Tensor | None, generator: torch.Generator

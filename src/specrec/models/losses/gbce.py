@@ -28,7 +28,6 @@ class GBCE(Loss):
     """
 
     Config = GBCEConfig
-    sampled = True
 
     def __call__(
         self, user: Tensor, targets: Tensor, table: Tensor, bias: Tensor | None, generator: torch.Generator

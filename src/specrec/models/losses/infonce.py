@@ -33,7 +33,6 @@ class InfoNCE(Loss):
     """
 
     Config = InfoNCEConfig
-    sampled = True
 
     def __call__(
         self, user: Tensor, targets: Tensor, table: Tensor, bias: Tensor | None, generator: torch.Generator
@@ -41,7 +40,7 @@ class InfoNCE(Loss):
         negatives = uniform_negatives(targets, table.size(0) - 1, self.config.negatives, generator, True)
         items = torch.cat([targets[:, None], negatives], dim=1)
         unit_user = F.normalize(user, dim=-1)
-        if dense_scoring(table, items.size(1)):  # unit rows of the whole (small) table
+        if dense_scoring(table.size(0), items.size(1)):  # unit rows of the whole (small) table
             cosine = scores_of(unit_user, items, F.normalize(table, dim=-1), None)
         else:  # unit rows of the sampled items only
             cosine = torch.einsum("md,mjd->mj", unit_user, F.normalize(gather_rows(table, items), dim=-1))

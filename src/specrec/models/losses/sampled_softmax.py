@@ -30,7 +30,6 @@ class SampledSoftmax(Loss):
     """
 
     Config = SampledSoftmaxConfig
-    sampled = True
 
     def __call__(
         self, user: Tensor, targets: Tensor, table: Tensor, bias: Tensor | None, generator: torch.Generator
