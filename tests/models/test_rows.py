@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from specrec.models import rows
+from specrec.models.base import build_backbone
 from specrec.models.embedders.id_table import TrainableTable
 from specrec.models.losses import build_loss
 from specrec.models.model import SequentialRecommender
-from specrec.models.base import build_backbone
 from specrec.train.loop import Objective
 from specrec.train.samples import Batch
 
@@ -118,6 +118,7 @@ def test_sampled_dot_is_float32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         scores = rows.sampled_dot(user.bfloat16(), table, items)
     assert scores.dtype == torch.float32
-    torch.testing.assert_close(scores, torch.einsum("md,mjd->mj", user.bfloat16().float(), table[items]))
+    expected = torch.einsum("md,mjd->mj", user.bfloat16().float(), table[items])
+    torch.testing.assert_close(scores, expected)
     scores.sum().backward()
     assert user.grad.dtype == torch.float32 and table.grad.dtype == torch.float32

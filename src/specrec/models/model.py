@@ -70,10 +70,11 @@ class SequentialRecommender(nn.Module):
         """User vectors `[B, D]` that score the next item of each history (used for ranking)."""
         table = self.item_table()
         if self.backbone.causal:
-            user = self.backbone.last_hidden(gather_rows(table, seq), lengths, timestamps=timestamps)
-            return self.score_user(user)
+            items = gather_rows(table, seq)
+            return self.score_user(self.backbone.last_hidden(items, lengths, timestamps=timestamps))
         seq, lengths, masked = append_mask_slot(seq, lengths, self.max_len)
-        return self.score_user(self.backbone.last_hidden(gather_rows(table, seq), lengths, masked=masked))
+        items = gather_rows(table, seq)
+        return self.score_user(self.backbone.last_hidden(items, lengths, masked=masked))
 
 
 def append_mask_slot(seq: Tensor, lengths: Tensor, max_len: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -43,6 +43,7 @@ class InfoNCE(Loss):
         if dense_scoring(table.size(0), items.size(1)):  # unit rows of the whole (small) table
             cosine = scores_of(unit_user, items, F.normalize(table, dim=-1), None)
         else:  # unit rows of the sampled items only
-            cosine = torch.einsum("md,mjd->mj", unit_user, F.normalize(gather_rows(table, items), dim=-1))
+            unit_rows = F.normalize(gather_rows(table, items), dim=-1)
+            cosine = torch.einsum("md,mjd->mj", unit_user, unit_rows)
         labels = torch.zeros(user.size(0), dtype=torch.long, device=user.device)
         return F.cross_entropy(cosine / self.config.tau, labels)
