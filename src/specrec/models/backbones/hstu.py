@@ -187,8 +187,7 @@ class HSTU(Backbone):
         for layer in self.layers[:-1]:
             hidden = layer(hidden, keep, timestamps).masked_fill(~valid, 0.0)
         last = self.layers[-1](hidden, keep, timestamps, query=last_index(lengths))
-        if not bool((lengths > 0).all()):  # an empty row: forward masks index 0 to zero
-            last = last.masked_fill((lengths == 0)[:, None], 0.0)
+        last = last.masked_fill((lengths == 0)[:, None], 0.0)  # an empty row, as forward's
         return self._output(last)
 
     def _output(self, hidden: Tensor) -> Tensor:
