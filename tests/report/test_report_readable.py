@@ -14,6 +14,8 @@ from specrec.report.render import grid
 from specrec.report.selection import select, selection_tables
 from specrec.report.tables import diagnostics_table, result_tables, transform_labels
 from specrec.report.terminal import rich_tables
+from specrec.runs.store import read_run
+from specrec.testing.pipeline import tiny_run
 
 BASELINE = "sasrec · ID-only"
 
@@ -116,3 +118,22 @@ def test_training_curves_tell_apart_runs_that_differ_in_one_option(world, monkey
     legend = [text.get_text() for text in curves.axes[0].get_legend().get_texts()]
     assert legend == ["sasrec · ID-only lr=0.001 (seed 0)", "sasrec · ID-only lr=0.01 (seed 0)",
                       "sasrec · ID-only lr=0.001 (seed 1)"]
+
+
+def test_training_curves_plot_the_metric_the_runs_chose_their_best_epoch_by(world, monkeypatch,
+                                                                          tmp_path):
+    drawn = []
+    monkeypatch.setattr(plots, "save", lambda figure, path: drawn.append(figure) or path.name)
+    run = tiny_run(tmp_path / "by-ndcg20", world.dataset, valid_metric="ndcg@20")
+    report(inputs=[run], out=tmp_path / "one")  # the report's primary metric stays ndcg@10
+    curves = next(f for f in drawn if "per epoch" in f.axes[0].get_title())
+    assert curves.axes[0].get_title() == "Validation ndcg@20 per epoch (★ = best)"
+    line, star = curves.axes[0].lines[:2]
+    history = read_run(run).history()
+    best = read_run(run).meta.stats["best_epoch"]
+    assert list(line.get_ydata()) == list(history["valid_ndcg@20"])
+    assert list(star.get_xdata()) == [best]  # the run's own best epoch
+    drawn.clear()
+    report(inputs=[run, world.runs["id-s0"]], out=tmp_path / "mixed")  # ndcg@20 and ndcg@10
+    curves = next(f for f in drawn if "per epoch" in f.axes[0].get_title())
+    assert curves.axes[0].get_title() == "Validation ndcg@10 per epoch (★ = best)"

@@ -168,10 +168,11 @@ def _write_plots(directory: Path, loaded: Inputs, diagnostics: list[Table], prim
             figures.append((name, "Numeric diagnostics: raw inputs (grey) vs each table (blue)."))
     if loaded.runs:
         rankings = {validation_ranking(run.record) for run in loaded.runs}
-        name = plots.plot_curves(_curves(loaded), primary, directory / "curves.png", title,
+        metric = _curve_metric(loaded, primary)
+        name = plots.plot_curves(_curves(loaded), metric, directory / "curves.png", title,
                                  rankings.pop() if len(rankings) == 1 else "")
         if name:
-            figures.append((name, f"Validation {primary} per epoch; ★ marks the best epoch."))
+            figures.append((name, f"Validation {metric} per epoch; ★ marks the best epoch."))
     return figures
 
 
@@ -193,6 +194,13 @@ def _markdown(loaded: Inputs, tables: list[Table], figures: list[tuple[str, str]
         parts.append("## Figures\n")
         parts += [f"{caption}\n\n![{name}]({name})\n" for name, caption in figures]
     return "\n".join(parts)
+
+
+def _curve_metric(loaded: Inputs, primary: str) -> str:
+    """The validation metric the runs chose their best epoch by, when they share one (so each
+    curve's star is that epoch); else the report's primary metric."""
+    chosen = {run.record.get("valid_metric") for run in loaded.runs}
+    return chosen.pop() if len(chosen) == 1 and None not in chosen else primary
 
 
 def _curves(loaded: Inputs) -> list[tuple[str, dict]]:
