@@ -107,6 +107,9 @@ def test_sampled_dot_has_the_einsums_values_and_gradients(monkeypatch, sparse_mi
     embedder.weight.grad = user.grad = None
     (scores * weights).sum().backward()
     assert not embedder.weight.grad.is_sparse
+    # which branch ran: the sparse one sums into the persistent buffer, the dense one has none
+    buffer = getattr(embedder.weight, rows._ATTRIBUTE)
+    assert (buffer is embedder.weight.grad) if sparse_minimum == 1 else (buffer is None)
     torch.testing.assert_close(embedder.weight.grad, expected[0], rtol=1e-14, atol=1e-15)
     torch.testing.assert_close(user.grad, expected[1], rtol=1e-14, atol=1e-15)
 
