@@ -82,11 +82,14 @@ def _addmm_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) 
 
 def recomputed_flops(config, targets: int, n_items: int) -> int:
     """FLOPs the streamed CE spends recomputing its logits in the backward pass, [u, 1, −c] ·
-    [w, b, 1] for every target and item: executed, but not the model's FLOPs."""
-    from specrec.models.losses.ce import BLOCK_ITEMS
+    [w, b, 1] for every target and item: executed, but not the model's FLOPs (none when the CE
+    keeps its rows' softmax, `kept_rows`, or takes the whole logits)."""
+    from specrec.models.losses.ce import BLOCK_ITEMS, kept_rows
 
-    chunk = config.loss_options.get("chunk") or BLOCK_ITEMS
-    if config.loss != "ce" or chunk >= n_items:
+    chunk = config.loss_options.get("chunk")
+    if config.loss != "ce" or (chunk is None and kept_rows(n_items, torch.device("cpu"))):
+        return 0
+    if (chunk or BLOCK_ITEMS) >= n_items:
         return 0
     return 2 * targets * (config.dim + 2) * n_items
 
