@@ -141,7 +141,8 @@ def test_kept_rows_redo_an_overflowing_block_shifted_by_its_maxima(monkeypatch):
 
 def test_kept_rows_give_a_frozen_table_no_gradient_and_stream_without_grad(monkeypatch):
     small_kept_blocks(monkeypatch, 4)
-    kept, streamed = counting(monkeypatch, ce.KeptRowsCE), counting(monkeypatch, ce.ChunkedLogSumExp)
+    kept = counting(monkeypatch, ce.KeptRowsCE)
+    streamed = counting(monkeypatch, ce.ChunkedLogSumExp)
     user, table, _, targets = inputs(False, seed=7)
     frozen = table.detach()
     value = build_loss("ce")(user, targets, frozen, None, torch.Generator())

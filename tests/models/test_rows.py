@@ -34,7 +34,7 @@ def test_a_large_tables_lookups_sum_to_the_dense_gradient_in_one_persistent_buff
     for _ in range(2):
         sparse.weight.grad = None  # as zero_grad(set_to_none=True)
         looked_up = rows.gather_rows(sparse(), torch.tensor([1, 2]))
-        assert looked_up.grad_fn.name() == "EmbeddingBackward0"
+        assert looked_up.grad_fn.name() == "_GatheredRowsBackward"
         _loss(sparse(), user).backward()
         assert not sparse.weight.grad.is_sparse
         buffers.append(sparse.weight.grad.data_ptr())
@@ -43,6 +43,66 @@ def test_a_large_tables_lookups_sum_to_the_dense_gradient_in_one_persistent_buff
         assert torch.equal(sparse.weight.grad[0], torch.zeros(3, dtype=torch.float64))
         assert torch.equal(sparse.weight.grad[5], torch.zeros(3, dtype=torch.float64))  # unused row
     assert buffers[0] == buffers[1]  # zeroed in place, not allocated per step
+
+
+def _mixed_loss(table: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
+    """History rows gathered, sampled rows scored by `sampled_dot`, whose backward computes the
+    user's and the table's gradients in one node (so a user-only pass runs it too)."""
+    history = torch.tensor([[3, 7, 7, 0], [1, 2, 0, 0]])
+    sampled = torch.tensor([[9, 9, 4], [7, 11, 0]])
+    first = (rows.gather_rows(table, history).sum(1) * user).sum()
+    return first + rows.sampled_dot(user, table, sampled).logsumexp(1).sum()
+
+
+def _twin_tables(monkeypatch):
+    """A float64 table looked up sparsely (13 rows: above the patched minimum), and an unmarked
+    copy of its weight, which every lookup treats densely."""
+    torch.manual_seed(1)
+    sparse = TrainableTable(12, 3)
+    sparse.weight.data = sparse.weight.data.double()
+    dense = torch.nn.Parameter(sparse.weight.detach().clone())
+    monkeypatch.setattr(rows, "SPARSE_ROWS_MIN", 13)
+    return sparse, dense
+
+
+def _assert_same_gradient(sparse: TrainableTable, dense: torch.Tensor) -> None:
+    """The sparse table's gradient is its dense twin's, except on the padding row (kept at 0)."""
+    assert sparse.weight.grad is getattr(sparse.weight, rows._ATTRIBUTE).tensor
+    assert float(dense.grad[0].abs().max()) > 0 and float(sparse.weight.grad[0].abs().max()) == 0
+    # float64 sums of at most six terms per row, in another order: within a few ulps
+    torch.testing.assert_close(sparse.weight.grad[1:], dense.grad[1:], rtol=1e-14, atol=1e-15)
+
+
+def test_gradients_accumulated_over_backward_passes_are_summed(monkeypatch):
+    sparse, dense = _twin_tables(monkeypatch)
+    for user in torch.randn(2, 2, 3, dtype=torch.float64):  # no zero_grad between the passes
+        _mixed_loss(sparse(), user).backward()
+        _mixed_loss(dense, user).backward()
+    _assert_same_gradient(sparse, dense)
+
+
+def test_each_step_starts_from_zero_when_gradients_are_reset_after_the_forward(monkeypatch):
+    sparse, dense = _twin_tables(monkeypatch)
+    for user in torch.randn(3, 2, 3, dtype=torch.float64):  # the training loop's order
+        losses = _mixed_loss(sparse(), user), _mixed_loss(dense, user)
+        sparse.weight.grad = dense.grad = None  # zero_grad(set_to_none=True)
+        for loss in losses:
+            loss.backward()
+        _assert_same_gradient(sparse, dense)
+
+
+def test_gradients_of_other_inputs_only_leave_the_tables_gradient_alone(monkeypatch):
+    sparse, dense = _twin_tables(monkeypatch)
+    user = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    _mixed_loss(sparse(), user).backward()  # an accumulated gradient ...
+    _mixed_loss(dense, user).backward()
+    torch.autograd.grad(_mixed_loss(sparse(), user), [user])  # ... a user-only pass leaves alone
+    _assert_same_gradient(sparse, dense)
+    sparse.weight.grad = dense.grad = None
+    torch.autograd.grad(_mixed_loss(sparse(), user), [user])  # rows written, never committed ...
+    _mixed_loss(sparse(), 2 * user).backward()  # ... and not leaked into the next step's gradient
+    _mixed_loss(dense, 2 * user).backward()
+    _assert_same_gradient(sparse, dense)
 
 
 def test_small_tables_unmarked_tensors_and_inference_use_plain_indexing(monkeypatch):
@@ -87,7 +147,7 @@ def test_training_gradients_are_the_same_with_sparse_lookups(monkeypatch, loss, 
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-12, atol=1e-14, msg=name)
     weight = objective.model.embedder.weight
     if loss != "ce":  # the sparse gradients were summed in the buffer (CE's product is dense)
-        assert getattr(weight, rows._ATTRIBUTE) is weight.grad
+        assert getattr(weight, rows._ATTRIBUTE).tensor is weight.grad
 
 
 @pytest.mark.parametrize("sparse_minimum", [10**9, 1])
@@ -108,7 +168,7 @@ def test_sampled_dot_has_the_einsums_values_and_gradients(monkeypatch, sparse_mi
     (scores * weights).sum().backward()
     assert not embedder.weight.grad.is_sparse
     # which branch ran: the sparse one sums into the persistent buffer, the dense one has none
-    buffer = getattr(embedder.weight, rows._ATTRIBUTE)
+    buffer = getattr(embedder.weight, rows._ATTRIBUTE).tensor
     assert (buffer is embedder.weight.grad) if sparse_minimum == 1 else (buffer is None)
     torch.testing.assert_close(embedder.weight.grad, expected[0], rtol=1e-14, atol=1e-15)
     torch.testing.assert_close(user.grad, expected[1], rtol=1e-14, atol=1e-15)

@@ -14,24 +14,54 @@ stay dense; bench/results/scale.md has the measurements at both sides)."""
 _ATTRIBUTE = "_specrec_sparse_grad_buffer"
 
 
+class _GradBuffer:
+    """A marked table's dense gradient buffer: whether it holds rows (`dirty`), and whether they
+    include rows of a backward pass whose gradient is not yet `weight.grad` (`pending`)."""
+
+    def __init__(self) -> None:
+        self.tensor: Tensor | None = None
+        self.dirty = False
+        self.pending = False
+
+
 def allow_sparse_grad(weight: torch.nn.Parameter) -> None:
-    """Mark `weight` as a table whose lookups may return sparse gradients; its owner must call
-    `densify_grad(weight)` once the gradient is accumulated (a post-accumulate-grad hook)."""
-    setattr(weight, _ATTRIBUTE, None)
+    """Mark `weight` as a table whose lookups may write their gradients straight into a dense
+    buffer; its owner must call `densify_grad(weight)` once the gradient is accumulated (a
+    post-accumulate-grad hook), which makes that buffer `weight.grad`."""
+    setattr(weight, _ATTRIBUTE, _GradBuffer())
 
 
 def gather_rows(table: Tensor, ids: Tensor) -> Tensor:
-    """`table[ids]`, shape `ids.shape + (D,)`; sparse in the backward for a large marked table.
+    """`table[ids]`, shape `ids.shape + (D,)`; for a large marked table, its backward adds the
+    rows' gradients straight into the table's gradient buffer.
 
     `E[ids]`'s backward writes a zeroed `[N+1, D]` tensor per lookup, and a step looks the table
     up two or three times (history, targets, sampled rows): at a million items those fresh pages
-    cost more than the model. A table marked with `allow_sparse_grad` and of at least
-    `SPARSE_ROWS_MIN` rows is looked up with `F.embedding(..., sparse=True)` while training, and
-    its hook sums the sparse gradients into one persistent buffer (`densify_grad`): the optimiser
-    sees the dense ∂ℓ/∂E = Σ_lookups Σ_m e_{ids_m} g_mᵀ, equal up to float summation order."""
+    cost more than the model. Sparse gradients instead would be concatenated by autograd, lookup
+    after lookup, before anything sums them. So a table marked with `allow_sparse_grad` and of at
+    least `SPARSE_ROWS_MIN` rows is looked up with `index_select` while training, and its
+    backward adds Σ_m e_{ids_m} g_mᵀ into one buffer that lives as long as the table (zeroed in
+    place by a backward pass's first write), which `densify_grad` makes the gradient: the
+    optimiser sees the dense ∂ℓ/∂E, equal up to float summation order. Rows written by a pass
+    that never takes the table's gradient (`torch.autograd.grad` of other inputs) are dropped by
+    the next lookup's forward."""
     if not _sparse_lookup(table):
         return table[ids]
-    return F.embedding(ids, table, sparse=True)
+    return _GatheredRows.apply(table, ids)
+
+
+class _GatheredRows(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, table: Tensor, ids: Tensor) -> Tensor:
+        ctx.table = table
+        ctx.save_for_backward(ids)
+        _prepare_buffer(table)
+        return table.index_select(0, ids.reshape(-1)).view(*ids.shape, table.size(1))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        (ids,) = ctx.saved_tensors
+        return _add_rows(ctx.table, ids.reshape(-1), grad.reshape(-1, grad.size(-1))), None
 
 
 def sampled_dot(user: Tensor, table: Tensor, items: Tensor) -> Tensor:
@@ -49,6 +79,9 @@ class _SampledDot(torch.autograd.Function):
         # index_select copies whole rows: 2x faster than `table[items]`'s per-element gather
         gathered = table.index_select(0, items.reshape(-1)).view(*items.shape, table.size(1))
         ctx.user_dtype, ctx.table_shape, ctx.sparse = user.dtype, table.shape, sparse
+        ctx.table = table if sparse else None
+        if sparse:
+            _prepare_buffer(table)
         user = user.to(table.dtype)
         ctx.save_for_backward(user, gathered, items)
         with torch.autocast(user.device.type, enabled=False):
@@ -64,27 +97,58 @@ class _SampledDot(torch.autograd.Function):
             rows_grad = (grad[:, :, None] * user[:, None, :]).reshape(-1, user.size(1))
             flat = items.reshape(-1)
             if ctx.sparse:
-                grad_table = torch.sparse_coo_tensor(flat[None], rows_grad, ctx.table_shape,
-                                                     check_invariants=False)
+                grad_table = _add_rows(ctx.table, flat, rows_grad)
             else:
                 grad_table = rows_grad.new_zeros(ctx.table_shape).index_add_(0, flat, rows_grad)
         return grad_user, grad_table, None, None
 
 
 def densify_grad(weight: Tensor) -> None:
-    """Replace a sparse `weight.grad` by the same gradient in the weight's persistent dense buffer
-    (allocated once, zeroed in place each step): optimisers such as fused Adam need it dense."""
-    grad = weight.grad
-    if grad is None or not grad.is_sparse:
+    """Make `weight.grad` the dense gradient its lookups wrote into the weight's buffer (plus any
+    gradient autograd accumulated besides): optimisers such as fused Adam need it dense."""
+    state, grad = getattr(weight, _ATTRIBUTE, None), weight.grad
+    if state is None or grad is None or state.tensor is None or grad is state.tensor:
         return
-    buffer = getattr(weight, _ATTRIBUTE, None)
-    if buffer is None or buffer.shape != weight.shape or buffer.device != weight.device:
-        buffer = torch.zeros_like(weight, memory_format=torch.contiguous_format)
-        setattr(weight, _ATTRIBUTE, buffer)
-    else:
+    buffer = state.tensor
+    if grad.is_sparse:  # the empty gradients of `_add_rows`
+        if grad._nnz():
+            buffer.index_add_(0, grad._indices()[0], grad._values())
+            state.dirty = True
+        weight.grad = buffer
+    elif state.pending:  # a dense use of the table besides its lookups: add theirs to it
+        grad += buffer
+    state.pending = False
+
+
+def _prepare_buffer(weight: Tensor) -> None:
+    """Allocate the weight's buffer, or drop rows of a pass whose gradient was never taken."""
+    state = getattr(weight, _ATTRIBUTE)
+    buffer = state.tensor
+    if buffer is None or buffer.shape != weight.shape or buffer.dtype != weight.dtype \
+            or buffer.device != weight.device:
+        state.tensor = torch.zeros_like(weight, memory_format=torch.contiguous_format)
+        state.dirty = state.pending = False
+    elif state.pending:
         buffer.zero_()
-    buffer.index_add_(0, grad._indices()[0], grad._values())
-    weight.grad = buffer
+        state.dirty = state.pending = False
+
+
+def _add_rows(weight: Tensor, ids: Tensor, rows_grad: Tensor) -> Tensor:
+    """Add rows_grad[k] to row ids[k] of the weight's gradient, returning what autograd should
+    accumulate: an empty sparse gradient after writing into the buffer (zeroed first by a pass's
+    first write), or, while the buffer already is `weight.grad` (gradients accumulated over
+    passes), the rows as a sparse gradient, which autograd adds only if the pass takes it."""
+    state = getattr(weight, _ATTRIBUTE)
+    if weight.grad is not None and weight.grad is state.tensor:
+        return torch.sparse_coo_tensor(ids[None], rows_grad, weight.shape, check_invariants=False)
+    if not state.pending:
+        if state.dirty:
+            state.tensor.zero_()
+        state.pending = True
+    state.tensor.index_add_(0, ids, rows_grad)
+    state.dirty = True
+    return torch.sparse_coo_tensor(ids.new_empty(1, 0), rows_grad.new_empty(0, weight.size(1)),
+                                   weight.shape, check_invariants=False)
 
 
 def _sparse_lookup(table: Tensor) -> bool:
