@@ -98,6 +98,7 @@ def train_child(args) -> dict:
     """Time `--steps` optimizer steps (after `--warmup`) of SASRec on a dataset; optionally save
     the model as a run artifact for `evaluate`."""
     from specrec.data.dataset import load_dataset
+    from specrec.heap import reuse_freed_memory
     from specrec.models.losses import build_loss
     from specrec.precision import autocast, resolve_precision
     from specrec.runs.config import TrainConfig
@@ -106,6 +107,7 @@ def train_child(args) -> dict:
     from specrec.train.samples import Samples
     from specrec.train.train import adam
 
+    reuse_freed_memory()  # as `specrec train` does
     options = dict(pair.split("=", 1) for pair in args.loss_opt)
     options = {k: int(v) if v.isdigit() else v for k, v in options.items()}
     config = TrainConfig(loss=args.loss, loss_options=options, precision=args.precision)

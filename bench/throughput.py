@@ -15,6 +15,7 @@ import time
 import torch
 
 from specrec.data.dataset import load_dataset
+from specrec.heap import reuse_freed_memory
 from specrec.models.losses import build_loss
 from specrec.runs.config import TrainConfig
 from specrec.runs.model import build_model
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--backbones", default="sasrec,gru4rec,bert4rec,hstu")
     parser.add_argument("--modes", default="prefixes,windows")
     args = parser.parse_args()
+    reuse_freed_memory()  # as `specrec train` does
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "

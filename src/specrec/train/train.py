@@ -15,6 +15,7 @@ from specrec.console import log as default_log
 from specrec.data.dataset import SequenceData, load_dataset
 from specrec.data.splits import protocol_label
 from specrec.errors import SpecrecError
+from specrec.heap import reuse_freed_memory
 from specrec.models.losses import build_loss
 from specrec.precision import resolve_precision
 from specrec.runs.config import RUN_INPUT_OPTIONS, TrainConfig
@@ -40,10 +41,14 @@ def train(
     log: Callable[[str], None] = default_log,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> Meta:
-    """Train a model and write the run artifact at `out` (skipped when already up to date)."""
+    """Train a model and write the run artifact at `out` (skipped when already up to date).
+
+    Like `threads`, one setting here is the whole process's: glibc keeps freed memory for reuse
+    (`heap.reuse_freed_memory`; `SPECREC_SYSTEM_MALLOC=1` leaves the allocator alone)."""
     config = config or TrainConfig()
     config.validate()
     devices.check_device_name(device)
+    reuse_freed_memory()
     if threads:
         torch.set_num_threads(threads)
     out, dataset = Path(out), Path(dataset)
