@@ -20,7 +20,7 @@ bench-samples: $(STAMP)
 	  --out $(BENCH)/samples-report --force
 
 # ML-20M-shaped synthetic data and a million-item catalogue: preprocess, fixed-step training and
-# full-sort evaluation, each beside its compute bound (about 11 minutes on 2 cores; raw files kept);
+# full-sort evaluation, each beside its bound (about 10–15 minutes on 2 cores; raw files kept);
 # the table goes to work/bench-scale/scale.md (bench/results/scale.md is the annotated record)
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py all --work $(BENCH)-scale --report $(BENCH)-scale/scale.md
