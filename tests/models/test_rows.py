@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from specrec.models import rows
 from specrec.models.base import build_backbone
@@ -89,6 +90,17 @@ def test_each_step_starts_from_zero_when_gradients_are_reset_after_the_forward(m
         for loss in losses:
             loss.backward()
         _assert_same_gradient(sparse, dense)
+
+
+def test_another_lookups_sparse_gradient_lands_in_a_clean_buffer(monkeypatch):
+    sparse, dense = _twin_tables(monkeypatch)
+    user = torch.randn(2, 3, dtype=torch.float64)
+    _mixed_loss(sparse(), user).backward()  # the buffer now holds this step's rows
+    sparse.weight.grad = None  # the next step: only a sparse gradient of its own arrives
+    ids = torch.tensor([[4, 4, 8], [1, 0, 2]])
+    (F.embedding(ids, sparse(), sparse=True).sum(1) * user).sum().backward()
+    (F.embedding(ids, dense).sum(1) * user).sum().backward()
+    _assert_same_gradient(sparse, dense)
 
 
 def test_gradients_of_other_inputs_only_leave_the_tables_gradient_alone(monkeypatch):

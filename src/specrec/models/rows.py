@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 SPARSE_ROWS_MIN = 2**15
@@ -110,8 +109,10 @@ def densify_grad(weight: Tensor) -> None:
     if state is None or grad is None or state.tensor is None or grad is state.tensor:
         return
     buffer = state.tensor
-    if grad.is_sparse:  # the empty gradients of `_add_rows`
+    if grad.is_sparse:  # the empty gradients of `_add_rows`, or another lookup's sparse rows
         if grad._nnz():
+            if state.dirty and not state.pending:  # rows of an earlier step: not this gradient
+                buffer.zero_()
             buffer.index_add_(0, grad._indices()[0], grad._values())
             state.dirty = True
         weight.grad = buffer
