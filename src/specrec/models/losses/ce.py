@@ -82,9 +82,9 @@ def kept_rows(n_items: int, device: torch.device) -> int:
     """Rows per block of `KeptRowsCE` for `n_items` classes on `device`; 0: stream blocks instead.
 
     Against the streamed blocks it skips the backward's recomputed logits and its second exp. On
-    one EPYC core, forward and backward of 3,200 × 64 against 26,744 items took 0.68–0.76 s
-    against 0.85–1.05 s, and of 12,800 × 64 against 1,682 items 0.15–0.19 s against 0.22–0.27 s,
-    for any block of 128 to 512 rows (docs/training.md)."""
+    one EPYC core, forward and backward of the loss for 1,230 × 64 user vectors against 26,744
+    items took 241–252 ms against 323–340 ms streamed, and for 1,600 against 1,682 items 21–22 ms
+    against 30–33 ms; blocks of 128 to 512 rows measured alike (bench/results/scale.md)."""
     if device.type != "cpu":
         return 0
     rows = min(ROWS_KEPT_MAX, SCORES_KEPT // max(n_items, 1))
